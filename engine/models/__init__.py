@@ -1,0 +1,7 @@
+"""Importing this package registers every model in ``engine.inpainter.MODELS``.
+
+Baselines come first so pickers list the always-available models at the top. A learned model
+adds one module here (network + inference) and one import line below.
+"""
+
+from engine.models import opencv_baseline  # noqa: F401
