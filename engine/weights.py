@@ -1,0 +1,231 @@
+"""Shipped weights: the manifest, integrity checks and architecture-checked loading.
+
+Weights are safetensors files in ``engine.paths.weights_dir()``, described by ``manifest.json``::
+
+    {"version": 1, "models": {NAME: {"file", "sha256", "bytes", "method", "architecture",
+                                     "training", "metrics", "card"}}}
+
+As spandrel does, a file is checked against the network it is meant for before use, so a wrong
+or damaged file fails with a message naming it instead of a wall of ``load_state_dict`` errors.
+Pickles are never opened: a ``.pt``/``.pth`` checkpoint is refused, not unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from engine.errors import WeightsError
+from engine.inpainter import WeightsStatus
+from engine.paths import weights_dir
+
+MANIFEST_FILE = "manifest.json"
+MANIFEST_VERSION = 1
+OFFENDERS_SHOWN = 5
+HEADER_LIMIT = 100 * 1024 * 1024  # safetensors' own cap on the JSON header
+
+_sha256_cache: dict[tuple[str, int, int], str] = {}
+
+
+# -- manifest -------------------------------------------------------------------------------------
+def manifest_path() -> Path:
+    return weights_dir() / MANIFEST_FILE
+
+
+def read_manifest() -> dict[str, Any]:
+    """The manifest as a dict (an empty one when the file does not exist yet)."""
+    path = manifest_path()
+    if not path.exists():
+        return {"version": MANIFEST_VERSION, "models": {}}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise WeightsError(f"the weights manifest {path} cannot be read: {err}") from err
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("models"), dict):
+        raise WeightsError(f"the weights manifest {path} has no \"models\" table")
+    if manifest.get("version") != MANIFEST_VERSION:
+        raise WeightsError(f"the weights manifest {path} is version {manifest.get('version')}, expected 1")
+    return manifest
+
+
+def update_manifest(name: str, entry: Mapping[str, Any]) -> None:
+    """Set the manifest entry of ``name`` and rewrite the manifest atomically."""
+    manifest = read_manifest()
+    manifest["models"][name] = dict(entry)
+    text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
+    _atomic_write(manifest_path(), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+
+
+def manifest_entry(name: str) -> dict[str, Any] | None:
+    return read_manifest()["models"].get(name)
+
+
+# -- integrity ------------------------------------------------------------------------------------
+def sha256_file(path: str | Path) -> str:
+    """Hex SHA-256 of a file, remembered per (path, size, mtime) so re-checks cost a ``stat``."""
+    path = Path(path).resolve()
+    st = path.stat()
+    key = (str(path), st.st_size, st.st_mtime_ns)
+    if key not in _sha256_cache:
+        digest = hashlib.sha256()
+        with path.open("rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+        _sha256_cache[key] = digest.hexdigest()
+    return _sha256_cache[key]
+
+
+def _resolve(name_or_path: str | Path) -> tuple[Path, dict[str, Any] | None]:
+    """The file to load and the manifest entry that vouches for it (None for a foreign file)."""
+    if not isinstance(name_or_path, Path):
+        entry = manifest_entry(name_or_path)
+        if entry is not None:
+            return weights_dir() / entry["file"], entry
+        looks_like_a_name = len(Path(name_or_path).parts) == 1 and not name_or_path.endswith(".safetensors")
+        if looks_like_a_name and not Path(name_or_path).exists():
+            raise WeightsError(f"no weights called {name_or_path!r} in {manifest_path()}; pass a .safetensors file")
+    path = Path(name_or_path)
+    return path, _entry_for_file(path)
+
+
+def _entry_for_file(path: Path) -> dict[str, Any] | None:
+    try:
+        target = path.resolve()
+        for entry in read_manifest()["models"].values():
+            if (weights_dir() / entry.get("file", "")).resolve() == target:
+                return entry
+    except (OSError, WeightsError):
+        pass
+    return None
+
+
+def _problem(path: Path, entry: Mapping[str, Any] | None) -> str | None:
+    """Why ``path`` cannot be used (None if it can): presence, format, header, manifest hash."""
+    if not path.is_file():
+        return f"weights file {path} not found"
+    size = path.stat().st_size
+    if size == 0:
+        return f"weights file {path} is empty"
+    with path.open("rb") as fh:
+        head = fh.read(8)
+    if head.startswith(b"PK") or head[:1] == b"\x80":
+        return f"weights file {path} is a PyTorch pickle checkpoint; refusing to unpickle it (export it to .safetensors)"
+    header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
+    if not 0 < header_len <= min(HEADER_LIMIT, size - 8):
+        return f"weights file {path} is not a safetensors file (or its header is truncated)"
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt"):
+            pass  # parsing checks the JSON header and that the data fills the file exactly
+    except Exception as err:  # safetensors raises its own SafetensorError and OSError subclasses
+        return f"weights file {path} is truncated or corrupt: {err}"
+    if entry is not None and entry.get("sha256"):
+        actual = sha256_file(path)
+        if actual != entry["sha256"]:
+            return f"weights file {path} has SHA-256 {actual[:12]}..., the manifest expects {entry['sha256'][:12]}..."
+    return None
+
+
+def check_weights(name: str, path: str | Path | None = None) -> WeightsStatus:
+    """Cheap readiness check for pickers and ``--list-models``; never raises."""
+    try:
+        if path is None:
+            entry = manifest_entry(name)
+            if entry is None:
+                return WeightsStatus(False, f"no weights for {name} in {manifest_path()}")
+            file = weights_dir() / entry["file"]
+        else:
+            file = Path(path)
+            entry = _entry_for_file(file)
+        problem = _problem(file, entry)
+    except (WeightsError, OSError, KeyError, TypeError) as err:
+        return WeightsStatus(False, str(err) or type(err).__name__)
+    return WeightsStatus(problem is None, problem or "ready", file)
+
+
+# -- loading and saving ---------------------------------------------------------------------------
+def load_state_dict(name_or_path: str | Path, *, module=None, device: str = "cpu") -> tuple[dict, dict[str, Any]]:
+    """Load verified tensors and metadata (``"architecture"`` decoded from JSON to a dict).
+
+    ``name_or_path`` is a manifest name or a ``.safetensors`` path. With ``module``, keys and
+    shapes must match ``module.state_dict()`` exactly, and floating tensors are cast to the
+    module's dtypes (fp16 files load into fp32 networks).
+    """
+    from safetensors import safe_open
+
+    path, entry = _resolve(name_or_path)
+    problem = _problem(path, entry)
+    if problem:
+        raise WeightsError(problem)
+    try:
+        with safe_open(str(path), framework="pt", device=str(device)) as f:
+            metadata: dict[str, Any] = dict(f.metadata() or {})
+            tensors = {key: f.get_tensor(key) for key in f.keys()}
+    except Exception as err:
+        raise WeightsError(f"weights file {path} cannot be read: {err}") from err
+    if "architecture" in metadata:
+        try:
+            metadata["architecture"] = json.loads(metadata["architecture"])
+        except json.JSONDecodeError as err:
+            raise WeightsError(f"weights file {path} has an unreadable architecture record: {err}") from err
+    if module is not None:
+        tensors = _match_module(path, tensors, module)
+    return tensors, metadata
+
+
+def _match_module(path: Path, tensors: dict, module) -> dict:
+    expected = module.state_dict()
+    missing = [k for k in expected if k not in tensors]
+    unexpected = [k for k in tensors if k not in expected]
+    mismatched = [
+        f"{k} {tuple(tensors[k].shape)} vs {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in tensors and tuple(tensors[k].shape) != tuple(v.shape)
+    ]
+    problems = []
+    for label, items in (("missing", missing), ("unexpected", unexpected), ("wrong shape (file vs model)", mismatched)):
+        if items:
+            more = f" and {len(items) - OFFENDERS_SHOWN} more" if len(items) > OFFENDERS_SHOWN else ""
+            problems.append(f"{len(items)} {label}: {', '.join(items[:OFFENDERS_SHOWN])}{more}")
+    if problems:
+        raise WeightsError(
+            f"weights file {path} does not fit {type(module).__name__} (wrong architecture?): " + "; ".join(problems)
+        )
+    return {
+        k: t.to(expected[k].dtype) if t.is_floating_point() and t.dtype != expected[k].dtype else t
+        for k, t in tensors.items()
+    }
+
+
+def save_state_dict(path: str | Path, tensors: Mapping[str, Any], metadata: Mapping[str, Any]) -> Path:
+    """Write tensors and metadata to a safetensors file atomically.
+
+    Metadata is stored str -> str: strings as they are, anything else (the ``"architecture"``
+    dict, numbers) as JSON. It should hold ``"method"`` and ``"architecture"``.
+    """
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    flat = {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in metadata.items()}
+    contiguous = {k: t.detach().to("cpu").contiguous() for k, t in tensors.items()}
+    _atomic_write(path, lambda tmp: save_file(contiguous, tmp, metadata=flat))
+    return path
+
+
+def _atomic_write(path: Path, write) -> None:
+    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it into place."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

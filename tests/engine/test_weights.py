@@ -1,0 +1,197 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from engine.errors import WeightsError
+from engine.weights import (
+    check_weights,
+    load_state_dict,
+    read_manifest,
+    save_state_dict,
+    sha256_file,
+    update_manifest,
+)
+
+ARCHITECTURE = {"channels": 4, "depth": 1}
+
+
+class TinyNet(nn.Module):
+    def __init__(self, channels: int = 4):
+        super().__init__()
+        self.conv = nn.Conv2d(3, channels, 3)
+        self.norm = nn.BatchNorm2d(channels)
+
+
+@pytest.fixture(autouse=True)
+def weights_home(tmp_path, monkeypatch):
+    """Every test gets its own empty weights folder."""
+    home = tmp_path / "weights"
+    home.mkdir()
+    monkeypatch.setenv("FACEINPAINT_WEIGHTS_DIR", str(home))
+    return home
+
+
+@pytest.fixture
+def saved(weights_home):
+    """A TinyNet saved and registered in the manifest as "tiny"."""
+    net = TinyNet()
+    path = save_state_dict(weights_home / "tiny.safetensors", net.state_dict(), {"method": "tiny", "architecture": ARCHITECTURE})
+    update_manifest("tiny", {"file": path.name, "sha256": sha256_file(path), "bytes": path.stat().st_size, "method": "tiny"})
+    return net, path
+
+
+def test_empty_manifest_when_none_exists():
+    assert read_manifest() == {"version": 1, "models": {}}
+
+
+def test_update_manifest_keeps_other_entries_and_leaves_no_temporary_files(weights_home):
+    update_manifest("a", {"file": "a.safetensors"})
+    update_manifest("b", {"file": "b.safetensors"})
+    assert set(read_manifest()["models"]) == {"a", "b"}
+    assert [p.name for p in weights_home.iterdir()] == ["manifest.json"]
+
+
+def test_unreadable_manifest_is_named(weights_home):
+    (weights_home / "manifest.json").write_text("{not json")
+    with pytest.raises(WeightsError, match="manifest.json"):
+        read_manifest()
+    assert not check_weights("tiny").ready
+
+
+def test_round_trip_by_name_and_by_path(saved):
+    net, path = saved
+    for ref in ("tiny", path, str(path)):
+        tensors, metadata = load_state_dict(ref, module=TinyNet())
+        assert metadata["method"] == "tiny" and metadata["architecture"] == ARCHITECTURE
+        fresh = TinyNet()
+        fresh.load_state_dict(tensors)
+        assert all(torch.equal(a, b) for a, b in zip(fresh.state_dict().values(), net.state_dict().values()))
+    status = check_weights("tiny")
+    assert status.ready and status.path == path
+
+
+def test_fp16_file_loads_into_an_fp32_module(weights_home):
+    half = {k: v.half() if v.is_floating_point() else v for k, v in TinyNet().state_dict().items()}
+    path = save_state_dict(weights_home / "half.safetensors", half, {"method": "tiny", "architecture": ARCHITECTURE})
+    tensors, _ = load_state_dict(path, module=TinyNet())
+    assert tensors["conv.weight"].dtype == torch.float32
+    assert tensors["norm.num_batches_tracked"].dtype == torch.int64
+
+
+def test_sha256_is_cached_until_the_file_changes(saved):
+    _, path = saved
+    first = sha256_file(path)
+    assert sha256_file(path) == first
+    path.write_bytes(path.read_bytes() + b" ")
+    assert sha256_file(path) != first
+
+
+def expect_failure(ref, match: str, module=None, name: str = "tiny"):
+    """The load raises WeightsError naming the file, and check_weights says the same without raising."""
+    with pytest.raises(WeightsError, match=match) as err:
+        load_state_dict(ref, module=module)
+    assert "safetensors" in str(err.value) or "tiny" in str(err.value)
+    if module is None:
+        status = check_weights(name, None if ref == name else ref)
+        assert not status.ready and status.reason
+
+
+def test_missing_file(saved):
+    _, path = saved
+    path.unlink()
+    expect_failure("tiny", "tiny.safetensors not found")
+
+
+def test_unknown_name():
+    expect_failure("tiny", "no weights called 'tiny'")
+    assert "no weights for tiny" in check_weights("tiny").reason
+
+
+def test_empty_file(weights_home):
+    path = weights_home / "tiny.safetensors"
+    path.write_bytes(b"")
+    expect_failure(path, "tiny.safetensors is empty")
+
+
+def test_truncated_file(saved):
+    _, path = saved
+    path.write_bytes(path.read_bytes()[:-10])
+    expect_failure(path, "tiny.safetensors is truncated or corrupt")
+
+
+def test_garbage_file(weights_home):
+    path = weights_home / "tiny.safetensors"
+    path.write_bytes(b"\xff" * 64)
+    expect_failure(path, "tiny.safetensors is not a safetensors file")
+
+
+def test_pickle_is_refused_not_unpickled(weights_home):
+    path = weights_home / "tiny.pth"
+    torch.save(TinyNet().state_dict(), path)
+    expect_failure(path, "tiny.pth is a PyTorch pickle")
+    legacy = weights_home / "tiny_legacy.pth"
+    torch.save(TinyNet().state_dict(), legacy, _use_new_zipfile_serialization=False)
+    expect_failure(legacy, "tiny_legacy.pth is a PyTorch pickle")
+
+
+def test_wrong_hash(saved):
+    _, path = saved
+    other = save_state_dict(path.with_name("other.safetensors"), TinyNet().state_dict(), {"method": "tiny"})
+    path.write_bytes(other.read_bytes())  # same format, different numbers
+    expect_failure("tiny", "tiny.safetensors has SHA-256")
+
+
+def test_missing_and_unexpected_keys_are_listed(weights_home):
+    state = TinyNet().state_dict()
+    state.pop("conv.bias")
+    state["extra.weight"] = torch.zeros(2)
+    path = save_state_dict(weights_home / "tiny.safetensors", state, {"method": "tiny"})
+    with pytest.raises(WeightsError, match=r"tiny.safetensors does not fit TinyNet.*missing: conv.bias.*unexpected: extra.weight"):
+        load_state_dict(path, module=TinyNet())
+
+
+def test_shape_mismatch_is_listed(weights_home):
+    path = save_state_dict(weights_home / "tiny.safetensors", TinyNet(channels=8).state_dict(), {"method": "tiny"})
+    with pytest.raises(WeightsError, match=r"tiny.safetensors.*wrong shape.*conv.weight \(8, 3, 3, 3\) vs \(4, 3, 3, 3\)"):
+        load_state_dict(path, module=TinyNet(channels=4))
+
+
+def test_long_offender_lists_are_cut(weights_home):
+    path = save_state_dict(weights_home / "tiny.safetensors", {f"k{i}": torch.zeros(1) for i in range(9)}, {})
+    with pytest.raises(WeightsError, match="9 unexpected: k0, k1, k2, k3, k4 and 4 more"):
+        load_state_dict(path, module=TinyNet())
+
+
+def test_metadata_is_stored_as_strings(weights_home):
+    from safetensors import safe_open
+
+    path = save_state_dict(weights_home / "tiny.safetensors", TinyNet().state_dict(), {"method": "tiny", "architecture": ARCHITECTURE})
+    with safe_open(str(path), framework="pt") as f:
+        stored = f.metadata()
+    assert stored["method"] == "tiny" and json.loads(stored["architecture"]) == ARCHITECTURE
+
+
+def test_failed_save_keeps_the_old_file(saved):
+    _, path = saved
+    before = path.read_bytes()
+    with pytest.raises(Exception):
+        save_state_dict(path, {"bad": "not a tensor"}, {})
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["manifest.json", "tiny.safetensors"]
+
+
+def test_registry_uses_check_weights_for_models_with_weights():
+    from engine.inpainter import InpaintModel, ModelInfo
+
+    class NeedsWeights(InpaintModel):
+        info = ModelInfo(name="needs", display_name="Needs", paper="", resolution=64, weights_name="tiny")
+
+        def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
+            raise AssertionError
+
+    status = NeedsWeights.weights_status()
+    assert not status.ready and "tiny" in status.reason
