@@ -5,3 +5,4 @@ adds one module here (network + inference) and one import line below.
 """
 
 from engine.models import opencv_baseline  # noqa: F401
+from engine.models import pdgan  # noqa: F401
