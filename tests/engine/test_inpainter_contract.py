@@ -154,3 +154,14 @@ def test_out_of_memory_on_the_cpu_is_not_retried(sample_photo):
     with pytest.raises(RuntimeError, match="out of memory"):
         OutOfMemoryOnceModel(device="cpu").inpaint(sample_photo, centre_mask(sample_photo.shape[:2]))
 
+
+def test_face_model_returns_the_whole_photo_identical_outside_the_mask(sample_photo, sample_face):
+    x0, y0, x1, y1 = (int(v) for v in sample_face.box)
+    mask = np.zeros(sample_photo.shape[:2], np.uint8)
+    mask[(y0 + y1) // 2 : y1, x0:x1] = 255  # lower half of the face box
+    [result] = FlatFaceModel().inpaint(sample_photo, mask, seed=3)
+    assert result.image.shape == sample_photo.shape
+    assert np.array_equal(result.image[mask == 0], sample_photo[mask == 0])
+    assert not np.array_equal(result.image[mask > 0], sample_photo[mask > 0])
+    assert result.crop.shape == (64, 64, 3) and result.crop_mask.shape == (64, 64)
+    assert result.alignment is not None and result.seed == 3
