@@ -6,3 +6,4 @@ adds one module here (network + inference) and one import line below.
 
 from engine.models import opencv_baseline  # noqa: F401
 from engine.models import pdgan  # noqa: F401
+from engine.models import mde  # noqa: F401
