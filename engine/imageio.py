@@ -1,0 +1,452 @@
+"""Reading photos and masks from disk, and saving them without ever losing a file.
+
+Everything that reaches the engine is H x W x 3 uint8 RGB with its EXIF orientation already
+applied, whatever the file held (gray, palette, alpha, 16-bit, float, CMYK). Every failure is an
+``ImageReadError`` / ``ImageWriteError`` / ``MaskError`` whose message names the file and the
+reason. Saves go to a temporary file in the target's folder, are flushed to disk and then
+renamed over the target, so a crash or a full disk never leaves a half-written photo behind.
+"""
+
+from __future__ import annotations
+
+import errno
+import io
+import os
+import secrets
+import struct
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageCms, ImageOps, TiffImagePlugin, UnidentifiedImageError
+
+from engine.errors import ImageReadError, ImageWriteError, MaskError
+
+DEFAULT_MAX_PIXELS = 100_000_000
+
+READABLE_FORMATS = ("JPEG", "MPO", "PNG", "WEBP", "BMP", "TIFF")  # MPO: JPEG as phones write it
+
+WRITE_FORMATS = {
+    ".jpg": "JPEG",
+    ".jpeg": "JPEG",
+    ".jpe": "JPEG",
+    ".png": "PNG",
+    ".webp": "WEBP",
+    ".bmp": "BMP",
+    ".tif": "TIFF",
+    ".tiff": "TIFF",
+}
+LOSSY_FORMATS = ("JPEG",)
+ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+
+_EXIF_ORIENTATION = 0x0112
+_TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
+
+PathLike = str | os.PathLike
+
+
+@dataclass
+class LoadedImage:
+    """A decoded photo plus what is needed to save it back in kind (format, EXIF, colour profile)."""
+
+    pixels: np.ndarray  # H x W x 3 uint8 RGB, EXIF orientation applied, alpha NOT composited
+    alpha: np.ndarray | None  # H x W uint8 (255 = opaque), or None when the file has no alpha
+    format: str  # Pillow's name: "JPEG", "PNG", "WEBP", "BMP", "TIFF"
+    exif: bytes | None  # raw EXIF block as read (save_image resets its orientation tag)
+    icc_profile: bytes | None  # the file's RGB colour profile; None when none or when converted
+    path: Path
+
+
+# -- reading --------------------------------------------------------------------------------------
+def read_image(path: PathLike, *, keep_alpha: bool = False, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a photo into H x W x 3 uint8 RGB.
+
+    Transparent images are composited over white, or returned as H x W x 4 RGBA when
+    ``keep_alpha`` (images without alpha stay H x W x 3).
+    """
+    loaded = read_image_with_info(path, max_pixels=max_pixels)
+    if loaded.alpha is None:
+        return loaded.pixels
+    if keep_alpha:
+        return np.dstack([loaded.pixels, loaded.alpha])
+    return composite_over_white(loaded.pixels, loaded.alpha)
+
+
+def read_image_with_info(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> LoadedImage:
+    """Decode a photo and keep its format, EXIF and colour profile for saving it back."""
+    path = Path(path)
+    try:
+        with _open_checked(path, max_pixels) as im:
+            image = _decode_fully(im, path)
+            source_format = im.format
+            exif = im.info.get("exif") or None
+            icc_profile = im.info.get("icc_profile") or None
+    except _PillowCannotDecode:
+        return _read_tiff_with_opencv(path, max_pixels)
+    with image:
+        rgb, alpha = _to_8bit(image, icc_profile, path)
+    if rgb.ndim == 2:
+        rgb = np.repeat(rgb[:, :, None], 3, axis=2)
+    if image.mode == "CMYK" or not _is_rgb_profile(icc_profile):
+        icc_profile = None  # the returned pixels are sRGB or gray-made-RGB: that profile no longer fits
+    return LoadedImage(rgb, alpha, source_format, exif, icc_profile, path)
+
+
+def read_mask(path: PathLike, shape: tuple[int, ...] | None = None, *, resize: bool = False) -> np.ndarray:
+    """Load a mask as uint8 H x W with 255 = hole.
+
+    A pixel is a hole where its luminance is above 127, or, when the file has a transparent
+    background, where its alpha is above 127 (masks painted on a transparent layer). With
+    ``shape`` (an image's shape) a mask of another size is an error unless ``resize`` is set,
+    which scales it with nearest-neighbour sampling so it stays binary.
+    """
+    path = Path(path)
+    try:
+        with _open_checked(path, DEFAULT_MAX_PIXELS) as im:
+            image = _decode_fully(im, path)
+            icc_profile = im.info.get("icc_profile") or None
+    except _PillowCannotDecode:
+        raise ImageReadError(f"{path}: this mask file uses an encoding that cannot be read") from None
+    with image:
+        values, alpha = _to_8bit(image, icc_profile, path)
+    if alpha is not None and alpha.min() < 255:
+        mask = alpha > 127
+    elif values.ndim == 3:
+        luminance = values.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
+        mask = luminance > 127
+    else:
+        mask = values > 127
+    mask = mask.astype(np.uint8) * 255
+    if shape is not None and mask.shape != tuple(shape[:2]):
+        if not resize:
+            h, w = shape[:2]
+            raise MaskError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {w}x{h}")
+        from engine.masks import resize_mask
+
+        mask = resize_mask(mask, shape)
+    return mask
+
+
+def composite_over_white(rgb: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    """Flatten straight (non-premultiplied) alpha onto a white page, rounding to nearest."""
+    a = alpha.astype(np.uint32)[:, :, None]
+    flat = (rgb.astype(np.uint32) * a + 255 * (255 - a) + 127) // 255
+    return flat.astype(np.uint8)
+
+
+class _PillowCannotDecode(Exception):
+    """A TIFF Pillow does not understand (multi-channel float or 16-bit): OpenCV gets a try."""
+
+
+def _open_checked(path: Path, max_pixels: int) -> Image.Image:
+    """Open (header only) after the checks that need no decoding, refusing absurd sizes."""
+    if not path.exists():
+        raise ImageReadError(f"{path}: no such file")
+    if path.is_dir():
+        raise ImageReadError(f"{path}: is a folder, not an image file")
+    try:
+        size = path.stat().st_size
+    except OSError as err:
+        raise ImageReadError(f"{path}: cannot be read ({err.strerror or err})") from None
+    if size == 0:
+        raise ImageReadError(f"{path}: the file is empty (0 bytes)")
+    try:
+        with warnings.catch_warnings():
+            # We apply our own limit below; Pillow's warning threshold is lower than ours.
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            im = Image.open(path)
+    except Image.DecompressionBombError:
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+        raise ImageReadError(f"{path}: the image is over {limit:.0f} megapixels, too large to open safely") from None
+    except UnidentifiedImageError:
+        if _looks_like_tiff(path):
+            raise _PillowCannotDecode() from None
+        raise ImageReadError(f"{path}: not an image file (or a format that cannot be read)") from None
+    except OSError as err:
+        raise ImageReadError(f"{path}: cannot be read ({err.strerror or err})") from None
+    width, height = im.size
+    if im.format not in READABLE_FORMATS:
+        im.close()
+        raise ImageReadError(f"{path}: {im.format} images are not supported; use JPEG, PNG, WebP, BMP or TIFF")
+    if width * height > max_pixels:
+        im.close()
+        raise ImageReadError(
+            f"{path}: the image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
+            f"over the limit of {max_pixels / 1e6:.0f} megapixels"
+        )
+    if width == 0 or height == 0:
+        im.close()
+        raise ImageReadError(f"{path}: the image has no pixels ({width}x{height})")
+    return im
+
+
+def _decode_fully(im: Image.Image, path: Path) -> Image.Image:
+    """Decode every pixel now (so truncation is caught here) and apply the EXIF orientation."""
+    try:
+        im.load()
+        upright = ImageOps.exif_transpose(im)
+    except (OSError, SyntaxError, ValueError) as err:
+        raise ImageReadError(f"{path}: the file is truncated or corrupt ({err})") from None
+    return upright
+
+
+def _to_8bit(image: Image.Image, icc_profile: bytes | None, path: Path) -> tuple[np.ndarray, np.ndarray | None]:
+    """8-bit pixels (H x W gray or H x W x 3 RGB) and alpha (H x W, or None) of any Pillow mode."""
+    mode = image.mode
+    if mode in ("RGBA", "LA", "PA", "La", "RGBa") or (mode == "P" and "transparency" in image.info):
+        rgba = np.asarray(image.convert("RGBA"))
+        return rgba[:, :, :3].copy(), rgba[:, :, 3].copy()
+    if mode in ("RGB", "L"):
+        return np.asarray(image).copy(), None
+    if mode == "CMYK":
+        return _cmyk_to_rgb(image, icc_profile), None
+    if mode in ("1", "P", "RGBX", "YCbCr", "LAB", "HSV"):
+        return np.asarray(image.convert("RGB")), None
+    if mode.startswith("I;16"):
+        return _scale_to_8bit(np.asarray(image).astype(np.float64), 65535.0), None
+    if mode == "I":  # Pillow's mode for 16-bit gray from some encoders: 16-bit values in int32
+        values = np.asarray(image).astype(np.float64)
+        if values.min() < 0 or values.max() > 65535:
+            raise ImageReadError(f"{path}: 32-bit integer images are not supported")
+        return _scale_to_8bit(values, 65535.0), None
+    if mode == "F":
+        return _float_to_8bit(np.asarray(image), path), None
+    raise ImageReadError(f"{path}: the pixel mode {mode!r} is not supported")
+
+
+def _scale_to_8bit(values: np.ndarray, full_scale: float) -> np.ndarray:
+    """Map [0, full_scale] linearly onto [0, 255] (65535 -> 255: scaling, not clipping)."""
+    return np.clip(np.rint(values * (255.0 / full_scale)), 0, 255).astype(np.uint8)
+
+
+def _float_to_8bit(values: np.ndarray, path: Path) -> np.ndarray:
+    """Float pixels are read as 0..1 (the convention of float TIFFs); brighter ones as 0..their max."""
+    if not np.isfinite(values).all():
+        raise ImageReadError(f"{path}: the float image contains NaN or infinite values")
+    peak = float(values.max())
+    return _scale_to_8bit(np.clip(values, 0, None), max(1.0, peak))
+
+
+def _cmyk_to_rgb(image: Image.Image, icc_profile: bytes | None) -> np.ndarray:
+    """Through the embedded CMYK profile when there is one (print files), else Pillow's formula."""
+    if icc_profile is not None:
+        try:
+            source = ImageCms.ImageCmsProfile(io.BytesIO(icc_profile))
+            converted = ImageCms.profileToProfile(image, source, ImageCms.createProfile("sRGB"), outputMode="RGB")
+            if converted is not None:
+                return np.asarray(converted)
+        except (ImageCms.PyCMSError, OSError):
+            pass  # a broken profile: the plain conversion below is still a usable picture
+    return np.asarray(image.convert("RGB"))
+
+
+def _is_rgb_profile(icc_profile: bytes | None) -> bool:
+    if icc_profile is None:
+        return False
+    try:
+        return ImageCms.getOpenProfile(io.BytesIO(icc_profile)).profile.xcolor_space.strip() == "RGB"
+    except (ImageCms.PyCMSError, OSError):
+        return False
+
+
+def _looks_like_tiff(path: Path) -> bool:
+    with open(path, "rb") as fh:
+        return fh.read(4) in _TIFF_MAGIC
+
+
+def _tiff_size(path: Path) -> tuple[int, int]:
+    """Width and height from the first TIFF directory, read without decoding any pixels."""
+    try:
+        with open(path, "rb") as fh:
+            directory = TiffImagePlugin.ImageFileDirectory_v2(fh.read(8))
+            fh.seek(directory.next)
+            directory.load(fh)
+        return int(directory[256]), int(directory[257])  # ImageWidth, ImageLength
+    except (KeyError, OSError, ValueError, SyntaxError, struct.error):
+        raise ImageReadError(f"{path}: a TIFF whose header cannot be read") from None
+
+
+def _read_tiff_with_opencv(path: Path, max_pixels: int) -> LoadedImage:
+    """TIFFs Pillow cannot decode (3-channel float, some 16-bit layouts), through OpenCV."""
+    import cv2
+
+    width, height = _tiff_size(path)
+    if width * height > max_pixels:
+        raise ImageReadError(
+            f"{path}: the image is {width}x{height}, over the limit of {max_pixels / 1e6:.0f} megapixels"
+        )
+    data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode: works with non-ASCII paths
+    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    if pixels is None:
+        raise ImageReadError(f"{path}: a TIFF in an encoding that cannot be read")
+    if pixels.ndim == 3:
+        pixels = pixels[:, :, 2::-1]  # BGR(A) -> RGB; a 4th channel of scientific TIFFs is not coverage
+    if pixels.dtype == np.uint16:
+        pixels = _scale_to_8bit(pixels.astype(np.float64), 65535.0)
+    elif pixels.dtype.kind == "f":
+        pixels = _float_to_8bit(pixels, path)
+    elif pixels.dtype != np.uint8:
+        raise ImageReadError(f"{path}: {pixels.dtype} TIFFs are not supported")
+    if pixels.ndim == 2:
+        pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+    return LoadedImage(np.ascontiguousarray(pixels), None, "TIFF", None, None, path)
+
+
+# -- saving ---------------------------------------------------------------------------------------
+def save_image(
+    path: PathLike,
+    image: np.ndarray,
+    *,
+    overwrite: bool = False,
+    protect: PathLike | None = None,
+    quality: int = 95,
+    exif: bytes | Image.Exif | None = None,
+    alpha: np.ndarray | None = None,
+    icc_profile: bytes | None = None,
+) -> Path:
+    """Save uint8 RGB (H x W x 3, or H x W x 4 RGBA, or H x W gray) atomically; returns the path.
+
+    The format follows the extension. An existing file is never replaced unless ``overwrite``;
+    ``protect`` (the photo being edited) is never replaced unless ``overwrite`` too. EXIF keeps
+    everything but the orientation, which is reset to 1 because the pixels are already upright.
+    ``alpha`` (H x W uint8) is stored by PNG, WebP and TIFF; JPEG and BMP get it composited over white.
+    """
+    path = Path(path)
+    file_format = _format_for(path)
+    pixels = _checked_pixels(image, path)
+    if pixels.ndim == 3 and pixels.shape[2] == 4:
+        if alpha is not None:
+            raise ImageWriteError(f"{path}: got alpha twice (an RGBA image and an alpha array)")
+        pixels, alpha = pixels[:, :, :3], pixels[:, :, 3]
+    if alpha is not None:
+        alpha = np.asarray(alpha)
+        if alpha.dtype != np.uint8 or alpha.shape != pixels.shape[:2]:
+            raise ImageWriteError(
+                f"{path}: alpha must be uint8 {pixels.shape[1]}x{pixels.shape[0]}, got {alpha.dtype} {alpha.shape}"
+            )
+        if pixels.ndim == 2:
+            pixels = np.repeat(pixels[:, :, None], 3, axis=2)
+        if file_format in ALPHA_FORMATS:
+            pil = Image.fromarray(np.dstack([pixels, alpha]), "RGBA")
+        else:
+            pil = Image.fromarray(composite_over_white(pixels, alpha))
+    else:
+        pil = Image.fromarray(pixels)
+    options: dict = {}
+    if file_format in ("JPEG", "WEBP"):
+        options["quality"] = int(quality)
+    if exif is not None and file_format in ("JPEG", "PNG", "WEBP"):
+        options["exif"] = _upright_exif(exif)
+    if icc_profile is not None and file_format in ("JPEG", "PNG", "WEBP", "TIFF"):
+        options["icc_profile"] = icc_profile
+    _check_target(path, overwrite=overwrite, protect=protect)
+    _write_atomically(path, lambda fh: pil.save(fh, format=file_format, **options))
+    return path
+
+
+def save_mask(path: PathLike, mask: np.ndarray, *, overwrite: bool = False, protect: PathLike | None = None) -> Path:
+    """Save a mask as black/white (255 = hole) in a lossless format; H x W x 3 masks keep channels."""
+    from engine.masks import to_binary
+
+    path = Path(path)
+    file_format = _format_for(path)
+    if file_format in LOSSY_FORMATS:
+        raise ImageWriteError(f"{path}: masks must be saved losslessly (PNG, BMP, TIFF or WebP), not as {file_format}")
+    binary = to_binary(mask)
+    if binary.ndim not in (2, 3) or (binary.ndim == 3 and binary.shape[2] != 3):
+        raise ImageWriteError(f"{path}: a mask must be H x W or H x W x 3, got shape {binary.shape}")
+    options = {"lossless": True} if file_format == "WEBP" else {}
+    pil = Image.fromarray(binary)
+    _check_target(path, overwrite=overwrite, protect=protect)
+    _write_atomically(path, lambda fh: pil.save(fh, format=file_format, **options))
+    return path
+
+
+def _format_for(path: Path) -> str:
+    try:
+        return WRITE_FORMATS[path.suffix.lower()]
+    except KeyError:
+        known = ", ".join(WRITE_FORMATS)
+        shown = f"the extension {path.suffix!r}" if path.suffix else "no extension"
+        raise ImageWriteError(f"{path}: cannot tell the format from {shown}; use one of {known}") from None
+
+
+def _checked_pixels(image: np.ndarray, path: Path) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        got = getattr(image, "dtype", type(image).__name__)
+        raise ImageWriteError(f"{path}: the image must be a uint8 numpy array, got {got}")
+    if not (image.ndim == 2 or (image.ndim == 3 and image.shape[2] in (3, 4))) or 0 in image.shape:
+        raise ImageWriteError(f"{path}: the image must be H x W, H x W x 3 or H x W x 4, got shape {image.shape}")
+    return np.ascontiguousarray(image)
+
+
+def _upright_exif(exif: bytes | Image.Exif) -> bytes:
+    """The EXIF block with orientation 1: our pixels are already rotated upright."""
+    if isinstance(exif, Image.Exif):
+        parsed = exif
+    else:
+        parsed = Image.Exif()
+        parsed.load(exif)
+    if _EXIF_ORIENTATION in parsed:
+        parsed[_EXIF_ORIENTATION] = 1
+    return parsed.tobytes()
+
+
+def _check_target(path: Path, *, overwrite: bool, protect: PathLike | None) -> None:
+    if path.is_dir():
+        raise ImageWriteError(f"{path}: is a folder")
+    if not path.parent.is_dir():
+        raise ImageWriteError(f"{path}: the folder {path.parent} does not exist")
+    if protect is not None and not overwrite and _same_file(path, Path(protect)):
+        raise ImageWriteError(f"{path}: this is the input photo; refusing to replace it (pass overwrite=True to allow)")
+    if path.exists() and not overwrite:
+        raise ImageWriteError(f"{path}: the file already exists (pass overwrite=True to replace it)")
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)  # also catches hard links and case-insensitive file systems
+    return a.resolve() == b.resolve()
+
+
+def _write_atomically(path: Path, write) -> None:
+    """Write to a temporary file beside ``path``, fsync, then rename it over ``path``.
+
+    The temporary file is created with mode 0o666 so the user's umask decides the final
+    permissions, as for any file they save.
+    """
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+    except OSError as err:
+        raise ImageWriteError(f"{path}: cannot write in {path.parent} ({err.strerror or err})") from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(temp, path)
+    except BaseException as err:
+        temp.unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
+            raise ImageWriteError(f"{path}: could not be saved ({reason}); nothing was changed") from None
+        raise
+    _fsync_folder(path.parent)
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make the rename itself durable (POSIX); Windows has no folder handles to sync."""
+    if os.name != "posix":
+        return
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some file systems refuse to sync folders; the file itself is already safe
+    finally:
+        os.close(fd)
