@@ -1,0 +1,124 @@
+"""Evaluation protocols on a tiny folder made from the bundled sample photo."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from engine import inpainter
+from engine.evaluation import PROTOCOLS, EvalConfig, evaluate, list_images
+from engine.inpainter import CropCompletion, InpaintModel, ModelInfo
+
+ROW_KEYS = {"model", "case", "n", "psnr", "ssim", "l1_hole", "landmark_nme"}
+
+
+@pytest.fixture(scope="module")
+def faces_dir(tmp_path_factory, sample_photo):
+    """Three variants of the sample face and one image without a face."""
+    folder = tmp_path_factory.mktemp("faces")
+    Image.fromarray(sample_photo).save(folder / "a_photo.png")
+    Image.fromarray(np.ascontiguousarray(sample_photo[:, ::-1])).save(folder / "b_flipped.jpg", quality=95)
+    Image.fromarray(sample_photo[20:340, 60:380]).save(folder / "c_crop.png")
+    Image.fromarray(np.full((200, 200, 3), 127, np.uint8)).save(folder / "d_no_face.png")
+    (folder / "notes.txt").write_text("not an image")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def masks_dir(tmp_path_factory):
+    """Irregular-style masks with 5%, 15% and 35% holes."""
+    folder = tmp_path_factory.mktemp("masks")
+    for i, ratio in enumerate((0.05, 0.15, 0.35)):
+        mask = np.zeros((256, 256), np.uint8)
+        side = int(256 * math.sqrt(ratio))
+        mask[10 : 10 + side, 20 : 20 + side] = 255
+        Image.fromarray(mask).save(folder / f"m{i}.png")
+    return folder
+
+
+class FlatFaceModel(InpaintModel):
+    """A 64 px face model: paints the hole mid-grey."""
+
+    info = ModelInfo(name="test-flat-64", display_name="Flat 64", paper="none", resolution=64)
+
+    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
+        assert crop.shape == (64, 64, 3)
+        return [CropCompletion(np.full_like(crop, 128), seed=seeds[0])]
+
+
+def run(faces_dir, protocol: str, **kwargs):
+    config = EvalConfig(data=[faces_dir], protocol=protocol, models=kwargs.pop("models", ["telea"]), **kwargs)
+    return evaluate(config, progress=False)
+
+
+def test_images_are_listed_sorted_and_limited(faces_dir):
+    names = [p.name for p in list_images([faces_dir])]
+    assert names == ["a_photo.png", "b_flipped.jpg", "c_crop.png", "d_no_face.png"]
+    assert [p.name for p in list_images([faces_dir], limit=2)] == names[:2]
+
+
+@pytest.mark.parametrize("protocol", [p for p in PROTOCOLS if p != "irregular"])
+def test_telea_runs_every_protocol(faces_dir, protocol):
+    report = run(faces_dir, protocol)
+    data = report.to_json()
+    assert data["skipped"] == 1 and data["skipped_images"][0]["file"].endswith("d_no_face.png")
+    assert data["config"]["resolution"] == PROTOCOLS[protocol].default_resolution
+    assert data["config"]["cases"] == report.cases and len(data["rows"]) == len(report.cases) >= 1
+    for row in data["rows"]:
+        assert set(row) == ROW_KEYS and row["model"] == "telea" and row["n"] == 3
+        assert 10 < row["psnr"] < 60 and 0 < row["ssim"] < 1 and 0 < row["l1_hole"] < 1
+        assert row["landmark_nme"] is None or 0 <= row["landmark_nme"] < 1
+
+
+def test_collagan_protocol_reports_the_six_cases(faces_dir):
+    report = run(faces_dir, "collagan-occlusions", models=["telea", "navier-stokes"], limit=1)
+    assert report.cases == ["left-eye", "right-eye", "upper-face", "left-face", "right-face", "lower-face"]
+    markdown = report.to_markdown()
+    assert "| model | O1 left-eye | O2 right-eye" in markdown
+    telea = next(line for line in markdown.splitlines() if line.startswith("| telea |"))
+    ssim_percent, psnr_db = telea.split("|")[2].strip().split("/")
+    row = report.rows[0]
+    assert float(ssim_percent) == pytest.approx(100 * row["ssim"], abs=0.05)
+    assert float(psnr_db) == pytest.approx(row["psnr"], abs=0.005)
+    assert "L1 inside the hole" in markdown
+
+
+def test_irregular_masks_are_reported_by_hole_area(faces_dir, masks_dir):
+    report = run(faces_dir, "irregular", masks=masks_dir, seed=3)
+    assert report.cases and all(case.endswith("%") for case in report.cases)
+    assert set(report.cases) <= {"0-10%", "10-20%", "30-40%"}
+    assert sum(row["n"] for row in report.rows) == 3
+
+
+def test_same_seed_same_numbers(faces_dir):
+    first = run(faces_dir, "random-block", seed=5, limit=2).rows
+    assert run(faces_dir, "random-block", seed=5, limit=2).rows == first
+    assert run(faces_dir, "random-block", seed=6, limit=2).rows != first
+
+
+def test_any_resolution_and_resized_face_models(faces_dir, monkeypatch):
+    monkeypatch.setattr(inpainter, "MODELS", dict(inpainter.MODELS))
+    inpainter.register(FlatFaceModel)
+    report = run(faces_dir, "center-block", models=["test-flat-64", "telea"], resolution=96, limit=1)
+    assert report.config["resolution"] == 96
+    assert report.config["resized_models"] == ["test-flat-64 (64 px)"]
+    assert "Resized to their native resolution" in report.to_markdown()
+    flat, telea = report.rows
+    assert flat["model"] == "test-flat-64" and flat["n"] == telea["n"] == 1
+    assert 0 < flat["l1_hole"] < 1 and flat["l1_hole"] != telea["l1_hole"]
+
+
+def test_bad_configurations_are_refused(faces_dir, tmp_path):
+    from engine.errors import FaceInpaintError, ImageReadError, MaskError
+
+    with pytest.raises(MaskError, match="--masks"):
+        EvalConfig(data=[faces_dir], protocol="irregular", models=["telea"])
+    with pytest.raises(FaceInpaintError, match="unknown protocol"):
+        EvalConfig(data=[faces_dir], protocol="everything", models=["telea"])
+    with pytest.raises(ImageReadError, match="nowhere"):
+        run(tmp_path / "nowhere", "noise-80")
+    with pytest.raises(ImageReadError, match="no images"):
+        run(tmp_path, "noise-80")
