@@ -7,3 +7,5 @@ adds one module here (network + inference) and one import line below.
 from engine.models import opencv_baseline  # noqa: F401
 from engine.models import pdgan  # noqa: F401
 from engine.models import mde  # noqa: F401
+from engine.models import collagan  # noqa: F401
+from engine.models import gfc  # noqa: F401

@@ -1,0 +1,149 @@
+"""collaGAN (seed 000): one U-Net completes the face and predicts its parsing and landmark heatmaps.
+
+The generator's output channels are stacked per task (3.1, 3.4): 3 image channels, then K = 8
+parsing channels (``engine.face.labels.PARSING_CLASSES``), then L = 5 landmark heatmaps, all
+through tanh. The input is the masked crop (hole filled with noise, 4.1) plus the mask channel.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
+from engine.models.face_analysis import (
+    NUM_PARSING_CLASSES,
+    image_to_tensor,
+    load_network,
+    tensor_to_image,
+    weights_source,
+)
+
+TASKS = ("i", "s", "d")  # inpainting, segmentation (parsing), (landmark) detection
+NUM_HEATMAPS = 5  # CelebA's five landmarks (4.1)
+
+
+@dataclass(frozen=True)
+class CollaGANArchitecture:
+    resolution: int = 128
+    width: int = 64
+    tasks: tuple[str, ...] = TASKS
+
+    def __post_init__(self) -> None:
+        if "i" not in self.tasks or set(self.tasks) - set(TASKS):
+            raise ValueError(f"collaGAN tasks must include 'i' and be among {TASKS}, got {self.tasks}")
+        if self.resolution < 16 or self.resolution & (self.resolution - 1):
+            raise ValueError(f"collaGAN needs a power-of-two resolution of at least 16, got {self.resolution}")
+
+    @property
+    def depth(self) -> int:
+        """7 stride-2 convolutions at 128 px (3.4): down to 1 x 1, fewer for smaller crops."""
+        return min(7, self.resolution.bit_length() - 1)
+
+    @property
+    def task_channels(self) -> dict[str, int]:
+        sizes = {"i": 3, "s": NUM_PARSING_CLASSES, "d": NUM_HEATMAPS}
+        return {t: sizes[t] for t in TASKS if t in self.tasks}
+
+
+def split_tasks(output: Tensor, arch: CollaGANArchitecture) -> dict[str, Tensor]:
+    """The stacked generator output as one tensor per task."""
+    parts = torch.split(output, list(arch.task_channels.values()), dim=1)
+    return dict(zip(arch.task_channels, parts))
+
+
+class CollaGANGenerator(nn.Module):
+    """U-Net after pix2pix: 4x4 stride-2 convs + BatchNorm + LeakyReLU down, transposed convs + ReLU up."""
+
+    def __init__(self, arch: CollaGANArchitecture = CollaGANArchitecture()) -> None:
+        super().__init__()
+        self.arch = arch
+        depth, w = arch.depth, arch.width
+        widths = [w * min(2**i, 8) for i in range(depth)]
+        self.down = nn.ModuleList()
+        cin = 4  # masked RGB + mask
+        for i, cout in enumerate(widths):
+            innermost = i == depth - 1
+            # The innermost map is 1 x 1: BatchNorm there would zero it for a batch of one, so it
+            # is left out as in pix2pix (the paper says every layer; this is its practical form).
+            layers = [nn.Conv2d(cin, cout, 4, 2, 1, bias=innermost)]
+            if not innermost:
+                layers.append(nn.BatchNorm2d(cout))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            self.down.append(nn.Sequential(*layers))
+            cin = cout
+        self.up = nn.ModuleList()
+        for i in reversed(range(1, depth)):
+            cin = widths[i] if i == depth - 1 else widths[i] * 2
+            self.up.append(nn.Sequential(
+                nn.ConvTranspose2d(cin, widths[i - 1], 4, 2, 1, bias=False), nn.BatchNorm2d(widths[i - 1]), nn.ReLU(True)
+            ))
+        out_channels = sum(arch.task_channels.values())
+        self.head = nn.Sequential(nn.ConvTranspose2d(widths[0] * 2, out_channels, 4, 2, 1), nn.Tanh())
+
+    def forward(self, masked: Tensor, mask: Tensor) -> Tensor:
+        skips = []
+        y = torch.cat([masked, mask], dim=1)
+        for stage in self.down:
+            y = stage(y)
+            skips.append(y)
+        for stage, skip in zip(self.up, reversed(skips[:-1])):
+            y = torch.cat([stage(y), skip], dim=1)
+        return self.head(y)
+
+
+def fill_hole(image: Tensor, mask: Tensor, noise: Tensor | None) -> Tensor:
+    """4.1: the hole holds uniform noise in [-1, 1] (block and noise masks) or zeros (``noise=None``)."""
+    filler = torch.zeros_like(image) if noise is None else noise
+    return image * (1 - mask) + filler * mask
+
+
+@register
+class CollaGANInpaint(InpaintModel):
+    info = ModelInfo(
+        name="collagan",
+        display_name="collaGAN",
+        paper="Liao et al. 2018, Face completion with semantic knowledge and collaborative adversarial learning",
+        resolution=128,
+        extra_outputs=("segmentation", "heatmaps"),
+        weights_name="collagan",
+        description="Completes the face while predicting its parsing map and landmark heatmaps.",
+    )
+
+    def _load(self) -> None:
+        self.net, self.arch = load_network(
+            weights_source(self), CollaGANGenerator, CollaGANArchitecture, device=self.device
+        )
+
+    def to_cpu(self) -> None:
+        super().to_cpu()
+        if self._loaded:
+            self.net.to("cpu")
+
+    @torch.no_grad()
+    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+        device = next(self.net.parameters()).device
+        size = self.arch.resolution
+        image = image_to_tensor(crop, device)
+        hole = torch.from_numpy((mask > 127).astype(np.float32)).to(device)[None, None]
+        if image.shape[-1] != size:  # weights trained at another size than the crop
+            image = nn.functional.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
+            hole = (nn.functional.interpolate(hole, size=(size, size), mode="bilinear", align_corners=False) > 0.5).float()
+        results = []
+        for seed in seeds:
+            generator = torch.Generator().manual_seed(seed)
+            noise = (torch.rand(image.shape, generator=generator) * 2 - 1).to(device)
+            output = self.net(fill_hole(image, hole, noise), hole)
+            if output.shape[-1] != crop.shape[1]:
+                output = nn.functional.interpolate(output, size=crop.shape[:2], mode="bilinear", align_corners=False)
+            tasks = split_tasks(output, self.arch)
+            extras = {}
+            if "s" in tasks:
+                extras["segmentation"] = tasks["s"][0].argmax(dim=0).to(torch.uint8).cpu().numpy()
+            if "d" in tasks:
+                extras["heatmaps"] = ((tasks["d"][0].float() + 1) / 2).clamp(0, 1).cpu().numpy()
+            results.append(CropCompletion(image=tensor_to_image(tasks["i"][0]), seed=seed, extras=extras))
+        return results

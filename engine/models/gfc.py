@@ -1,0 +1,112 @@
+"""GFC, Generative Face Completion (seed 003, Li et al. 2017): encoder-decoder with a bottleneck.
+
+Encoder: VGG-19's conv1_1 .. pool3 (2, 2 and 4 3x3 convs with max pooling), two more convs and a
+pool, then a fully connected bottleneck; the decoder mirrors it with upsampling. The input is the
+crop with its hole filled with noise, as in the paper (the generator is not told where the hole is).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
+from engine.models.face_analysis import image_to_tensor, load_network, tensor_to_image, weights_source
+
+# VGG-19 up to pool3 plus GFC's two extra convs: (convs, channel multiple of ``width``) per stage.
+ENCODER_STAGES = ((2, 1), (2, 2), (4, 4), (2, 8))
+
+
+@dataclass(frozen=True)
+class GFCArchitecture:
+    resolution: int = 128
+    width: int = 64  # VGG's 64
+    bottleneck: int = 512  # the paper does not give the FC size; 512 keeps the FC layers at ~17M weights
+
+    def __post_init__(self) -> None:
+        if self.resolution % 16:
+            raise ValueError(f"GFC needs a resolution divisible by 16, got {self.resolution}")
+
+    @property
+    def coarse(self) -> int:
+        return self.resolution // 16
+
+
+def _convs(cin: int, cout: int, count: int, norm: bool) -> list[nn.Module]:
+    layers: list[nn.Module] = []
+    for k in range(count):
+        layers.append(nn.Conv2d(cin if k == 0 else cout, cout, 3, 1, 1))
+        if norm:
+            layers.append(nn.BatchNorm2d(cout))
+        layers.append(nn.ReLU(inplace=True))
+    return layers
+
+
+class GFCGenerator(nn.Module):
+    def __init__(self, arch: GFCArchitecture = GFCArchitecture()) -> None:
+        super().__init__()
+        self.arch = arch
+        w, c = arch.width, arch.coarse
+        encoder, cin = [], 3
+        for count, mult in ENCODER_STAGES:
+            encoder += _convs(cin, w * mult, count, norm=False) + [nn.MaxPool2d(2)]  # VGG has no BatchNorm
+            cin = w * mult
+        self.encoder = nn.Sequential(*encoder)
+        self.fc = nn.Sequential(
+            nn.Flatten(), nn.Linear(cin * c * c, arch.bottleneck), nn.ReLU(inplace=True),
+            nn.Linear(arch.bottleneck, cin * c * c), nn.ReLU(inplace=True),
+        )
+        decoder = []
+        stages = list(reversed(ENCODER_STAGES))
+        for k, (count, mult) in enumerate(stages):
+            cout = w * stages[k + 1][1] if k + 1 < len(stages) else w
+            decoder += [nn.Upsample(scale_factor=2, mode="nearest")] + _convs(cin, cout, count, norm=True)
+            cin = cout
+        self.decoder = nn.Sequential(*decoder, nn.Conv2d(cin, 3, 3, 1, 1), nn.Tanh())
+
+    def forward(self, masked: Tensor) -> Tensor:
+        code = self.encoder(masked)
+        return self.decoder(self.fc(code).view_as(code))
+
+
+def noise_fill(image: Tensor, mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
+    """The hole replaced by uniform noise in [-1, 1]."""
+    noise = torch.rand(image.shape, generator=generator).to(image.device) * 2 - 1
+    return image * (1 - mask) + noise * mask
+
+
+@register
+class GFCInpaint(InpaintModel):
+    info = ModelInfo(
+        name="gfc",
+        display_name="GFC",
+        paper="Li et al. 2017, Generative face completion",
+        resolution=128,
+        weights_name="gfc",
+        description="Encoder-decoder trained with local and global discriminators and a parsing loss.",
+    )
+
+    def _load(self) -> None:
+        self.net, self.arch = load_network(weights_source(self), GFCGenerator, GFCArchitecture, device=self.device)
+
+    def to_cpu(self) -> None:
+        super().to_cpu()
+        if self._loaded:
+            self.net.to("cpu")
+
+    @torch.no_grad()
+    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+        device = next(self.net.parameters()).device
+        size = self.arch.resolution
+        image = image_to_tensor(crop, device)
+        hole = torch.from_numpy((mask > 127).astype(np.float32)).to(device)[None, None]
+        if image.shape[-1] != size:
+            image = nn.functional.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
+            hole = (nn.functional.interpolate(hole, size=(size, size), mode="bilinear", align_corners=False) > 0.5).float()
+        out = self.net(noise_fill(image, hole, torch.Generator().manual_seed(seeds[0])))
+        if out.shape[-1] != crop.shape[1]:
+            out = nn.functional.interpolate(out, size=crop.shape[:2], mode="bilinear", align_corners=False)
+        return [CropCompletion(image=tensor_to_image(out[0]), seed=seeds[0])]

@@ -1,0 +1,128 @@
+"""``faceinpaint-train``: train a method, or export a run as engine weights.
+
+    faceinpaint-train METHOD --data DIR [--data DIR ...] [--masks DIR] --out RUN_DIR
+                      [--config FILE.toml] [--steps N | --epochs N] [--batch-size B]
+                      [--device D] [--resume] [--seed S] [--set KEY=VALUE ...]
+    faceinpaint-train export RUN_DIR -o WEIGHTS.safetensors [--fp16]
+
+Every option is a field of the method's config dataclass (defaults = the paper's values); ``--set``
+reaches the ones without a flag (``--set lr=2e-4 --set 'tasks=["i","s"]'``). Precedence: the
+dataclass defaults, then the run's saved config.toml (with --resume), then --config, then flags.
+Under ``torchrun --nproc_per_node N`` the run is data-parallel.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from engine.errors import FaceInpaintError
+from training.config import ConfigError, load_config
+
+
+def _parse_set(items: list[str]) -> dict[str, Any]:
+    values = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
+        try:
+            values[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            values[key.strip()] = raw  # a bare word: take it as a string
+    return values
+
+
+def build_parser(methods: list[str]) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faceinpaint-train", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="METHOD|export")
+    for name in methods:
+        p = sub.add_parser(name, help=f"train {name}")
+        p.add_argument("--data", action="append", help="folder of face photos (repeatable; searched recursively)")
+        p.add_argument("--val-data", action="append", help="held-out folder (repeatable); default: hold out val_fraction")
+        p.add_argument("--masks", action="append", help="folder of irregular masks, white = hole (repeatable)")
+        p.add_argument("--out", required=True, help="run folder: config, checkpoints, samples, logs")
+        p.add_argument("--config", help="TOML file with options of the method's config")
+        length = p.add_mutually_exclusive_group()
+        length.add_argument("--steps", type=int, help="optimisation steps (overrides epochs)")
+        length.add_argument("--epochs", type=int)
+        p.add_argument("--batch-size", type=int)
+        p.add_argument("--lr", type=float)
+        p.add_argument("--resolution", type=int)
+        p.add_argument("--width", type=int, help="base channel count of the networks")
+        p.add_argument("--num-workers", type=int)
+        p.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu")
+        p.add_argument("--seed", type=int)
+        p.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no mixed precision on CUDA")
+        p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
+        p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other config option")
+    p = sub.add_parser("export", help="write a run's generator as engine weights + model card")
+    p.add_argument("run_dir")
+    p.add_argument("-o", "--output", required=True, help="WEIGHTS.safetensors")
+    p.add_argument("--fp16", action="store_true", help="store float16 weights (half the size)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    from training.methods import load_methods
+
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    methods = load_methods()
+    args = build_parser(sorted(methods)).parse_args(argv)
+    try:
+        if args.command == "export":
+            from training.export import export_run
+
+            export_run(args.run_dir, args.output, fp16=args.fp16)
+            return 0
+        return _train(methods[args.command], args)
+    except FaceInpaintError as err:
+        print(f"faceinpaint-train: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("faceinpaint-train: stopped; the last checkpoint is saved (use --resume)", file=sys.stderr)
+        return 130
+
+
+def _train(method_cls, args) -> int:
+    from training.trainer import TrainingDiverged, run_training
+
+    overrides = {
+        "data": args.data, "val_data": args.val_data, "masks": args.masks, "out": args.out,
+        "steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
+        "resolution": args.resolution, "width": args.width, "num_workers": args.num_workers,
+        "device": args.device, "seed": args.seed, "amp": args.amp, **_parse_set(args.set),
+    }
+    if args.epochs is not None:
+        overrides["steps"] = 0
+    saved = Path(args.out) / "config.toml"
+    base = load_config(method_cls.config_cls, saved) if args.resume and saved.is_file() else None
+    cfg = load_config(method_cls.config_cls, args.config, overrides) if base is None else _layer(base, args.config, overrides)
+    try:
+        outcome = run_training(method_cls, cfg, resume=args.resume)
+    except TrainingDiverged as err:
+        print(f"faceinpaint-train: {err}", file=sys.stderr)
+        return 3
+    if not outcome.finished:
+        print(f"faceinpaint-train: stopped at step {outcome.step}; continue with --resume", file=sys.stderr)
+        return 130
+    return 0
+
+
+def _layer(base, toml_path, overrides):
+    """``base`` (a saved run config) with a TOML file and flags on top."""
+    import dataclasses
+
+    cls = type(base)
+    if toml_path is not None:
+        from_file = tomllib.loads(Path(toml_path).read_text(encoding="utf-8"))
+        base = load_config(cls, None, {**dataclasses.asdict(base), **from_file})
+    return load_config(cls, None, {**dataclasses.asdict(base), **{k: v for k, v in overrides.items() if v is not None}})
+
+
+if __name__ == "__main__":
+    sys.exit(main())

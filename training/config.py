@@ -1,0 +1,165 @@
+"""Run configuration as dataclasses: defaults are the paper's values, TOML files and CLI flags override.
+
+Every run saves its full configuration as ``config.toml`` in the run folder, so a run can be
+resumed or exported without repeating a single flag.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Mapping, TypeVar
+
+from engine.errors import FaceInpaintError
+
+
+class ConfigError(FaceInpaintError):
+    """A configuration file or option is unusable (unknown key, wrong type, bad value)."""
+
+
+@dataclass
+class TrainConfig:
+    """Options common to every method."""
+
+    method: str = ""
+    data: list[str] = field(default_factory=list)  # folders of face photos, searched recursively
+    val_data: list[str] = field(default_factory=list)  # held-out folders; empty = hold out val_fraction
+    val_fraction: float = 0.02
+    masks: list[str] = field(default_factory=list)  # folders of irregular masks (white = hole)
+    out: str = ""
+    cache_dir: str = ""  # landmark cache; empty = <out>/cache
+    resolution: int = 128
+    width: int = 64  # base channel count of the networks (tests shrink it)
+    batch_size: int = 16
+    steps: int = 0  # 0 = run for ``epochs``
+    epochs: int = 20
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True  # mixed precision, used on CUDA only
+    num_workers: int = 2
+    checkpoint_every: int = 1000
+    sample_every: int = 500
+    log_every: int = 50
+    # Mask generators and their mixing weights: block, pattern, noise, strokes, irregular
+    # (from ``masks``), channel (channel-wise, MDE).
+    mask_mix: dict[str, float] = field(default_factory=lambda: {"block": 1.0})
+    block_size: int = 64  # at 128 px; scaled with the resolution
+    aligned: bool = True
+    augment: bool = True
+    channel_mode: str = "REC"  # channel-wise masks (engine.masks.CHANNEL_MODES)
+    channel_area: float = 0.1  # their kept area fraction S
+    val_samples: int = 8  # rows of the sample grid
+    val_eval_images: int = 200  # held-out crops scored by ``export``
+
+
+C = TypeVar("C", bound=TrainConfig)
+
+
+def config_from_dict(cls: type[C], values: Mapping[str, Any], source: str = "options") -> C:
+    """Build ``cls`` from a mapping, refusing unknown keys and wrong types with a clear message."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
+        raise ConfigError(f"{source}: unknown option(s) {', '.join(unknown)} for {cls.__name__}")
+    defaults = cls()
+    checked = {}
+    for key, value in values.items():
+        default = getattr(defaults, key)
+        checked[key] = _coerce(value, default, f"{source}: option {key}")
+    return dataclasses.replace(defaults, **checked)
+
+
+def _coerce(value: Any, default: Any, where: str) -> Any:
+    if isinstance(default, bool):
+        if not isinstance(value, bool):
+            raise ConfigError(f"{where} must be true or false, got {value!r}")
+        return value
+    if isinstance(default, int) and not isinstance(value, bool) and isinstance(value, int):
+        return value
+    if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(default, str) and isinstance(value, str):
+        return value
+    if isinstance(default, list) and isinstance(value, (list, tuple)):
+        return [str(v) for v in value]
+    if isinstance(default, dict) and isinstance(value, Mapping):
+        try:
+            return {str(k): float(v) for k, v in value.items()}
+        except (TypeError, ValueError):
+            raise ConfigError(f"{where} must map names to numbers, got {value!r}") from None
+    raise ConfigError(f"{where} must be {type(default).__name__}, got {value!r}")
+
+
+def load_config(cls: type[C], toml_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> C:
+    """Defaults of ``cls``, then the TOML file (if any), then ``overrides`` (None values ignored)."""
+    values: dict[str, Any] = {}
+    if toml_path is not None:
+        path = Path(toml_path)
+        try:
+            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: configuration file not found") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise ConfigError(f"{path}: not valid TOML ({err})") from None
+        cfg = config_from_dict(cls, values, source=str(path))
+    else:
+        cfg = cls()
+    if overrides:
+        given = {k: v for k, v in overrides.items() if v is not None}
+        cfg = _merge(cfg, given)
+    return cfg
+
+
+def _merge(cfg: C, given: Mapping[str, Any]) -> C:
+    checked = config_from_dict(type(cfg), given)
+    return dataclasses.replace(cfg, **{k: getattr(checked, k) for k in given})
+
+
+def save_config(cfg: TrainConfig, path: str | Path) -> None:
+    """Write ``cfg`` as TOML (tomli-w when installed, else the small writer below), atomically."""
+    data = dataclasses.asdict(cfg)
+    try:
+        import tomli_w
+
+        text = tomli_w.dumps(data)
+    except ImportError:
+        text = _dump_toml(data)
+    from training.io import atomic_write_text
+
+    atomic_write_text(Path(path), text)
+
+
+def _dump_toml(data: Mapping[str, Any]) -> str:
+    """TOML for a flat config: scalars and lists first, then one table per dict."""
+    lines, tables = [], []
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            tables.append((key, value))
+        else:
+            lines.append(f"{key} = {_toml_value(value)}")
+    for key, table in tables:
+        lines.append(f"\n[{key}]")
+        lines.extend(f"{_toml_key(k)} = {_toml_value(v)}" for k, v in table.items())
+    return "\n".join(lines) + "\n"
+
+
+def _toml_key(key: str) -> str:
+    return key if key.replace("_", "").replace("-", "").isalnum() else _toml_value(key)
+
+
+def _toml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if isinstance(value, str):
+        escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+        return f'"{escaped}"'
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    raise ConfigError(f"cannot write {value!r} to TOML")

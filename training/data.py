@@ -1,0 +1,377 @@
+"""Face data for training: folders of photos -> cached landmarks -> augmented crops with labels.
+
+``build_datasets(cfg)`` scans the photo folders (recursively), runs the engine's face pipeline
+once per photo in a process pool and caches the 68 landmarks in ``<cache_dir>/landmarks.npz``
+(keyed by path, size and mtime; no pickle), so later epochs and runs skip detection. Photos that
+cannot be read or hold no face are counted in the ``ScanReport`` and left out, never fatal.
+
+A sample is a dict of tensors (see ``FaceDataset.__getitem__``). Its randomness (augmentation,
+mask) is drawn from ``(seed, epoch, index)``, so it is the same whatever the worker count and a
+resumed run sees exactly the batches it would have seen.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+from torch.utils.data import Dataset, DistributedSampler
+
+from engine.errors import FaceInpaintError
+from engine.face.types import five_points
+from training.config import TrainConfig
+from training.io import atomic_write
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
+MASK_KINDS = ("block", "pattern", "noise", "strokes", "irregular", "channel")
+
+# Index permutation that mirrors the 68-point iBUG layout: after a horizontal flip, point k of
+# the flipped face is point FLIP_68[k] of the original (jaw, brows, nose, eyes, lips reversed).
+FLIP_68 = np.array(
+    list(range(16, -1, -1))
+    + list(range(26, 16, -1))
+    + [27, 28, 29, 30]
+    + [35, 34, 33, 32, 31]
+    + [45, 44, 43, 42, 47, 46, 39, 38, 37, 36, 41, 40]
+    + [54, 53, 52, 51, 50, 49, 48, 59, 58, 57, 56, 55]
+    + [64, 63, 62, 61, 60, 67, 66, 65]
+)
+
+# Augmentation ranges. Seed 000 (section 4.1) names random shift, scale, rotation and flip but no
+# magnitudes; these are the moderate values common in face pipelines of the time, small enough
+# that eyes, nose and mouth stay inside the crop.
+MAX_SHIFT = 0.06  # fraction of the crop size
+SCALE_RANGE = (0.9, 1.1)
+MAX_ROTATION_DEG = 10.0
+
+
+# -- scanning and the landmark cache ------------------------------------------------------------
+@dataclass
+class FolderCount:
+    found: int = 0
+    usable: int = 0
+    no_face: int = 0
+    unreadable: int = 0
+
+
+@dataclass
+class ScanReport:
+    folders: dict[str, FolderCount] = field(default_factory=dict)
+    train: int = 0
+    val: int = 0
+
+    def as_dict(self) -> dict:
+        return {"folders": {k: vars(v) for k, v in self.folders.items()}, "train": self.train, "val": self.val}
+
+    def summary(self) -> str:
+        parts = [f"{k}: {v.usable}/{v.found} usable ({v.no_face} without a face, {v.unreadable} unreadable)"
+                 for k, v in self.folders.items()]
+        return "; ".join(parts) + f"; {self.train} train / {self.val} held-out faces"
+
+
+@dataclass(frozen=True)
+class FaceRecord:
+    path: str
+    landmarks: np.ndarray  # (68, 2) float32 in photo pixels
+
+
+def find_images(folder: str | Path) -> list[Path]:
+    root = Path(folder)
+    if not root.is_dir():
+        raise FaceInpaintError(f"{root}: data folder not found")
+    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+
+
+def _cache_key(path: Path) -> str:
+    stat = path.stat()
+    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
+
+
+_STATUS_OK, _STATUS_NO_FACE, _STATUS_UNREADABLE = 0, 1, 2
+
+
+def _detect_landmarks(path: str) -> tuple[int, np.ndarray]:
+    """Worker: (status, landmarks) for one photo; never raises for a bad photo."""
+    from engine.errors import ImageReadError, NoFaceError
+    from engine.face import detect_faces
+    from engine.imageio import read_image
+
+    try:
+        image = read_image(path)
+    except ImageReadError:
+        return _STATUS_UNREADABLE, np.zeros((68, 2), np.float32)
+    try:
+        faces = detect_faces(image, backend="dlib")  # dlib runs offline; face-alignment may need a download
+    except NoFaceError:
+        faces = []
+    if not faces:
+        return _STATUS_NO_FACE, np.zeros((68, 2), np.float32)
+    return _STATUS_OK, np.asarray(faces[0].landmarks, np.float32)
+
+
+class LandmarkCache:
+    """``landmarks.npz`` with arrays ``keys`` (str), ``status`` (int8) and ``landmarks`` (N, 68, 2)."""
+
+    def __init__(self, folder: Path) -> None:
+        self.path = Path(folder) / "landmarks.npz"
+        self.entries: dict[str, tuple[int, np.ndarray]] = {}
+        if self.path.exists():
+            try:
+                with np.load(self.path, allow_pickle=False) as data:
+                    for key, status, points in zip(data["keys"], data["status"], data["landmarks"]):
+                        self.entries[str(key)] = (int(status), points)
+            except (OSError, ValueError, KeyError) as err:
+                log.warning("%s is unreadable (%s); detecting faces again", self.path, err)
+
+    def save(self) -> None:
+        keys = list(self.entries)
+        arrays = {
+            "keys": np.array(keys, dtype=str),
+            "status": np.array([self.entries[k][0] for k in keys], np.int8),
+            "landmarks": np.stack([self.entries[k][1] for k in keys]) if keys else np.zeros((0, 68, 2), np.float32),
+        }
+        atomic_write(self.path, lambda f: np.savez_compressed(f, **arrays))
+
+
+def scan_folders(folders: list[str], cache_dir: Path, workers: int) -> tuple[list[FaceRecord], dict[str, FolderCount]]:
+    """Landmarks for every photo under ``folders``, detecting only those not in the cache."""
+    cache = LandmarkCache(cache_dir)
+    listed = [(folder, path, _cache_key(path)) for folder in folders for path in find_images(folder)]
+    todo = sorted({str(path) for _, path, key in listed if key not in cache.entries})
+    if todo:
+        log.info("detecting faces in %d new photo(s) with %d process(es)", len(todo), max(1, workers))
+        results = _map_detect(todo, workers)
+        by_path = dict(zip(todo, results))
+        for _, path, key in listed:
+            if str(path) in by_path:
+                cache.entries[key] = by_path[str(path)]
+        cache.save()
+    records, counts = [], {}
+    for folder, path, key in listed:
+        count = counts.setdefault(str(folder), FolderCount())
+        count.found += 1
+        status, points = cache.entries[key]
+        if status == _STATUS_OK:
+            count.usable += 1
+            records.append(FaceRecord(str(path), points))
+        elif status == _STATUS_NO_FACE:
+            count.no_face += 1
+        else:
+            count.unreadable += 1
+    return records, counts
+
+
+def _map_detect(paths: list[str], workers: int) -> list[tuple[int, np.ndarray]]:
+    from tqdm import tqdm
+
+    if workers <= 1 or len(paths) < 8:
+        return [_detect_landmarks(p) for p in tqdm(paths, desc="faces", unit="img", leave=False)]
+    with get_context("spawn").Pool(workers) as pool:  # spawn: dlib and torch threads do not fork well
+        return list(tqdm(pool.imap(_detect_landmarks, paths, chunksize=16), total=len(paths),
+                         desc="faces", unit="img", leave=False))
+
+
+def _held_out(path: str, fraction: float) -> bool:
+    """Stable split by a hash of the file name: the same photo is always on the same side."""
+    digest = hashlib.sha1(Path(path).name.encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32 < fraction
+
+
+def build_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", ScanReport]:
+    """Training and held-out datasets plus the counts for the model card."""
+    if not cfg.data:
+        raise FaceInpaintError("no training data given: pass --data DIR (a folder of face photos)")
+    cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.out) / "cache"
+    records, counts = scan_folders(list(cfg.data), cache_dir, cfg.num_workers)
+    if cfg.val_data:
+        val_records, val_counts = scan_folders(list(cfg.val_data), cache_dir, cfg.num_workers)
+        counts.update(val_counts)
+        train_records = records
+    else:
+        train_records = [r for r in records if not _held_out(r.path, cfg.val_fraction)]
+        val_records = [r for r in records if _held_out(r.path, cfg.val_fraction)]
+    report = ScanReport(counts, len(train_records), len(val_records))
+    log.info("data: %s", report.summary())
+    return FaceDataset(train_records, cfg, train=True), FaceDataset(val_records, cfg, train=False), report
+
+
+# -- samples ------------------------------------------------------------------------------------
+class FaceDataset(Dataset):
+    """Augmented face crops with their mask and labels.
+
+    Keys of a sample: "image" (3,R,R) in [-1,1]; "mask" (1,R,R), or (3,R,R) when the mix holds
+    channel-wise masks, 1 = missing; "mask_kind" index into MASK_KINDS; "mask_boxes" (3,4) per channel
+    kept box (x0, y0, x1, y1 as fractions, ``engine.masks.channel_mask_boxes``; zeros for other kinds); "heatmaps5" (5,R,R) and "heatmaps68" (68,R,R) in
+    [0,1]; "parsing" (R,R) long; "skin" (1,R,R); "landmarks" (68,2) crop pixels; "index".
+    Held-out samples (``train=False``) are neither augmented nor random: the same every call.
+    """
+
+    def __init__(self, records: list[FaceRecord], cfg: TrainConfig, *, train: bool) -> None:
+        self.records = records
+        self.cfg = cfg
+        self.train = train
+        self.epoch = 0
+        kinds = {k: w for k, w in cfg.mask_mix.items() if w > 0}
+        unknown = sorted(set(kinds) - set(MASK_KINDS))
+        if unknown or not kinds:
+            raise FaceInpaintError(f"mask_mix: unknown or no mask kinds {unknown}; choose from {', '.join(MASK_KINDS)}")
+        if "irregular" in kinds and not cfg.masks:
+            raise FaceInpaintError("mask_mix uses 'irregular' masks but no --masks folder was given")
+        self.mask_kinds = list(kinds)
+        weights = np.array(list(kinds.values()), np.float64)
+        self.mask_weights = weights / weights.sum()
+        self.channel_wise = "channel" in kinds
+        self._mask_folders = None
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from engine.face.labels import landmark_heatmaps, parsing_map, skin_mask
+        from engine.imageio import read_image
+
+        size = self.cfg.resolution
+        record = self.records[index]
+        rng = self._rng(index)
+        matrix, flipped = self._geometry(record.landmarks, rng)
+        photo = read_image(record.path)
+        crop = cv2.warpAffine(photo, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        points = (record.landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+        if flipped:
+            points = points[FLIP_68]  # the image-left eye of the mirror is the original's right eye
+        mask, boxes, kind = self._mask(rng)
+        channels = mask[:, :, None] if mask.ndim == 2 else mask
+        if self.channel_wise and channels.shape[2] == 1:
+            channels = np.repeat(channels, 3, axis=2)
+        return {
+            "image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),
+            "mask": torch.from_numpy((channels > 127).astype(np.float32)).permute(2, 0, 1).contiguous(),
+            "mask_kind": torch.tensor(MASK_KINDS.index(kind)),
+            "mask_boxes": torch.from_numpy(boxes),
+            "heatmaps5": torch.from_numpy(landmark_heatmaps(five_points(points), (size, size))),
+            "heatmaps68": torch.from_numpy(landmark_heatmaps(points, (size, size))),
+            "parsing": torch.from_numpy(np.asarray(parsing_map(points, (size, size)), np.int64)),
+            "skin": torch.from_numpy((np.asarray(skin_mask(points, (size, size))) > 0).astype(np.float32))[None],
+            "landmarks": torch.from_numpy(points),
+            "index": torch.tensor(index),
+        }
+
+    def _rng(self, index: int) -> np.random.Generator:
+        stream = (self.cfg.seed, self.epoch, index) if self.train else (self.cfg.seed, 10**6, index)
+        return np.random.default_rng(stream)
+
+    def geometry(self, index: int) -> tuple[np.ndarray, bool]:
+        """The 2x3 photo -> crop matrix of sample ``index`` this epoch, and whether it is mirrored."""
+        return self._geometry(self.records[index].landmarks, self._rng(index))
+
+    def _geometry(self, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
+        size = self.cfg.resolution
+        matrix = self._crop_matrix(landmarks, rng)
+        flipped = bool(self.train and self.cfg.augment and rng.random() < 0.5)
+        if flipped:
+            matrix = np.array([[-1, 0, size - 1], [0, 1, 0]], np.float64) @ np.vstack([matrix, [0, 0, 1]])
+        return matrix, flipped
+
+    def _crop_matrix(self, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """2x3 photo -> crop transform: aligned (engine template) or loose, then the augmentation."""
+        size = self.cfg.resolution
+        if self.cfg.aligned:
+            from engine.face import alignment_matrix
+
+            base = np.asarray(alignment_matrix(landmarks, size), np.float64)
+        else:
+            base = self._loose_crop(landmarks, rng)
+        if not (self.train and self.cfg.augment):
+            return base
+        angle = rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG)
+        scale = rng.uniform(*SCALE_RANGE)
+        jitter = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), angle, scale)
+        jitter[:, 2] += rng.uniform(-MAX_SHIFT, MAX_SHIFT, 2) * size
+        return jitter @ np.vstack([base, [0, 0, 1]])
+
+    def _loose_crop(self, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """Seed 000, 4.1: no alignment, only a square that surely holds brows, eyes, nose and mouth.
+
+        The side is 1.3-1.7x the extent of those parts, placed at random wherever they stay inside
+        (held-out crops are centred at 1.5x). In-plane rotation of the photo is kept.
+        """
+        size = self.cfg.resolution
+        inner = landmarks[17:]
+        lo, hi = inner.min(axis=0), inner.max(axis=0)
+        extent = float((hi - lo).max())
+        side = extent * (rng.uniform(1.3, 1.7) if self.train else 1.5)
+        slack = side - (hi - lo)
+        corner = lo - (rng.uniform(0.0, 1.0, 2) if self.train else np.full(2, 0.5)) * slack
+        scale = size / side
+        return np.array([[scale, 0, -corner[0] * scale], [0, scale, -corner[1] * scale]], np.float64)
+
+    def _mask(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+        """(mask, channel boxes, kind): boxes are engine.masks' (3, 4) kept boxes for channel masks, else zeros."""
+        from engine import masks
+
+        size, cfg = self.cfg.resolution, self.cfg
+        kind = self.mask_kinds[int(rng.choice(len(self.mask_kinds), p=self.mask_weights))]
+        seed = int(rng.integers(0, 2**31 - 1))
+        shape = (size, size)
+        no_boxes = np.zeros((3, 4), np.float32)
+        if kind == "channel":
+            mask, boxes = masks.channel_masks_and_boxes(shape, cfg.channel_mode, cfg.channel_area, seed=seed)
+            return mask, boxes.astype(np.float32), kind
+        if kind == "block":
+            mask = masks.random_block(shape, block=max(4, round(cfg.block_size * size / 128)), seed=seed)
+        elif kind == "pattern":
+            mask = masks.random_pattern(shape, ratio=0.25, seed=seed)
+        elif kind == "noise":
+            mask = masks.random_noise(shape, ratio=0.8, seed=seed)
+        elif kind == "strokes":
+            mask = masks.brush_strokes(shape, seed=seed)
+        else:
+            if self._mask_folders is None:
+                self._mask_folders = [masks.IrregularMaskFolder(folder) for folder in cfg.masks]
+            mask = self._mask_folders[int(rng.integers(len(self._mask_folders)))].sample(shape, rng)
+        return mask, no_boxes, kind
+
+
+def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
+    return {key: torch.stack([s[key] for s in samples]) for key in samples[0]}
+
+
+class ResumableSampler(DistributedSampler):
+    """``DistributedSampler`` that remembers how far into the epoch this rank has read.
+
+    The shuffled order depends only on (seed, epoch), so restoring (epoch, position) resumes the
+    exact data order. Works without a process group (one replica) too.
+    """
+
+    def __init__(self, size: int, seed: int, *, num_replicas: int = 1, rank: int = 0) -> None:
+        super().__init__(range(size), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
+        self.position = 0
+
+    def __iter__(self):
+        order = list(super().__iter__())
+        return iter(order[self.position:])
+
+    def advance(self, count: int) -> None:
+        self.position += count
+
+    def next_epoch(self) -> None:
+        self.set_epoch(self.epoch + 1)
+        self.position = 0
+
+    def state_dict(self) -> dict[str, int]:
+        return {"epoch": self.epoch, "position": self.position}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        self.set_epoch(int(state["epoch"]))
+        self.position = int(state["position"])

@@ -1,0 +1,326 @@
+"""The training loop every method shares: data, DDP, AMP, logging, samples, checkpoints, resume.
+
+A run folder holds ``config.toml`` (the full configuration), ``checkpoints/last.pt`` (written
+atomically every ``checkpoint_every`` steps and when the run stops, Ctrl-C and SIGTERM included),
+``samples/step_*.png`` grids, TensorBoard logs (``metrics.csv`` without tensorboard) and
+``run.json`` (data counts, steps, wall time, device) for the model card.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch.utils.data import DataLoader
+
+from engine.device import select_device
+from engine.errors import FaceInpaintError
+from training.config import TrainConfig, save_config
+from training.data import ResumableSampler, build_datasets, collate
+from training.io import atomic_save_png, atomic_write, atomic_write_text
+from training.methods import TrainMethod
+from training.visual import sample_grid
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = Path("checkpoints") / "last.pt"
+
+
+class TrainingDiverged(FaceInpaintError):
+    """A loss became NaN or infinite; the last good checkpoint is kept."""
+
+
+@dataclasses.dataclass
+class RunOutcome:
+    step: int
+    finished: bool  # False when stopped early by a signal
+    images_per_second: float
+
+
+class Trainer:
+    def __init__(self, method_cls: type[TrainMethod], cfg: TrainConfig, *, resume: bool = False) -> None:
+        if not cfg.out:
+            raise FaceInpaintError("no run folder given: pass --out RUN_DIR")
+        self.cfg = cfg
+        self.method_cls = method_cls
+        self.resume = resume
+        self.out = Path(cfg.out)
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        self.is_main = self.rank == 0
+        self._stop_signal: int | None = None
+
+    # -- setup -------------------------------------------------------------------------------------
+    def _setup_distributed(self) -> torch.device:
+        device = select_device(self.cfg.device)
+        if self.world > 1:
+            local = int(os.environ.get("LOCAL_RANK", "0"))
+            if device.type == "cuda":
+                torch.cuda.set_device(local)
+                device = torch.device("cuda", local)
+            if not dist.is_initialized():
+                dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+        return device
+
+    def _barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def _install_signal_handlers(self) -> dict:
+        def request_stop(signum, _frame):
+            if self._stop_signal is not None:  # second Ctrl-C: give up at once
+                raise KeyboardInterrupt
+            self._stop_signal = signum
+            log.warning("signal %s: saving a checkpoint and stopping after this step", signum)
+
+        previous = {}
+        try:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                previous[sig] = signal.signal(sig, request_stop)
+        except ValueError:  # not the main thread (e.g. embedded): Ctrl-C behaves as usual
+            pass
+        return previous
+
+    # -- the run -----------------------------------------------------------------------------------
+    def run(self) -> RunOutcome:
+        cfg = self.cfg
+        device = self._setup_distributed()
+        ckpt_path = self.out / CHECKPOINT
+        if self.is_main:
+            self.out.mkdir(parents=True, exist_ok=True)
+            if ckpt_path.exists() and not self.resume:
+                raise FaceInpaintError(f"{self.out} already holds a run: pass --resume to continue it, or pick a new --out")
+            save_config(cfg, self.out / "config.toml")
+        _seed_everything(cfg.seed + self.rank)
+
+        if self.is_main:
+            train_set, val_set, report = build_datasets(cfg)
+        self._barrier()
+        if not self.is_main:
+            train_set, val_set, report = build_datasets(cfg)  # reads the cache rank 0 just wrote
+        if len(train_set) < cfg.batch_size * self.world:
+            raise FaceInpaintError(
+                f"only {len(train_set)} usable training faces in {', '.join(cfg.data)}: "
+                f"fewer than one batch of {cfg.batch_size} x {self.world} process(es)"
+            )
+
+        method = self.method_cls(cfg, device)
+        method.build()
+        use_amp = cfg.amp and device.type == "cuda"
+        if use_amp:
+            method.scaler = torch.amp.GradScaler("cuda")
+
+        sampler = ResumableSampler(len(train_set), cfg.seed, num_replicas=self.world, rank=self.rank)
+        steps_per_epoch = len(sampler) // cfg.batch_size
+        total_steps = cfg.steps or cfg.epochs * steps_per_epoch
+        step, wall_before = 0, 0.0
+        if self.resume and ckpt_path.exists():
+            step, wall_before = self._load_checkpoint(ckpt_path, method, sampler, device)
+            log.info("resumed %s at step %d", self.out, step)
+        elif self.resume:
+            log.warning("--resume: no checkpoint in %s yet, starting from step 0", self.out)
+
+        if self.world > 1:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [device.index] if device.type == "cuda" else None
+            method.wrap_ddp(lambda net: DDP(net, device_ids=ids))
+
+        loader_workers = cfg.num_workers
+        val_batch = collate([val_set[i] for i in range(min(cfg.val_samples, len(val_set)))]) if len(val_set) else None
+        writer = _MetricsWriter(self.out) if self.is_main else None
+        previous_handlers = self._install_signal_handlers()
+        progress = _progress(self.is_main, total_steps, step)
+        start, images_seen = time.monotonic(), 0
+        finished = False
+        try:
+            method.train()
+            while step < total_steps and self._stop_signal is None:
+                train_set.set_epoch(sampler.epoch)
+                loader = DataLoader(
+                    train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=loader_workers,
+                    collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
+                    persistent_workers=False,
+                )
+                for batch in loader:
+                    batch = method.to_device(batch)
+                    losses = method.train_step(batch, step)
+                    bad = [k for k, v in losses.items() if not math.isfinite(v)]
+                    if bad:
+                        raise TrainingDiverged(
+                            f"loss {', '.join(bad)} became {losses[bad[0]]} at step {step + 1}; the run stopped and "
+                            f"{ckpt_path} still holds the last good state (lower the learning rate and --resume)"
+                        )
+                    if method.scaler is not None:
+                        method.scaler.update()
+                    for scheduler in method.schedulers().values():
+                        scheduler.step()
+                    sampler.advance(cfg.batch_size)
+                    step += 1
+                    images_seen += cfg.batch_size * self.world
+                    elapsed = time.monotonic() - start
+                    rate = images_seen / max(elapsed, 1e-9)
+                    if self.is_main:
+                        progress.update(1)
+                        progress.set_postfix({**{k: f"{v:.3g}" for k, v in losses.items()}, "img/s": f"{rate:.1f}"})
+                        if step % cfg.log_every == 0 or step == 1:
+                            writer.write(step, {**losses, "images_per_second": rate})
+                        if val_batch is not None and (step % cfg.sample_every == 0 or step == total_steps):
+                            self._save_samples(method, val_batch, step)
+                    if step % cfg.checkpoint_every == 0:
+                        self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + elapsed)
+                    if step >= total_steps or self._stop_signal is not None:
+                        break
+                else:
+                    sampler.next_epoch()
+            finished = step >= total_steps
+            self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + time.monotonic() - start)
+        except KeyboardInterrupt:
+            self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + time.monotonic() - start)
+            raise
+        finally:
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+            progress.close()
+            if writer is not None:
+                writer.close()
+        rate = images_seen / max(time.monotonic() - start, 1e-9)
+        if self.is_main:
+            self._write_run_info(report, step, wall_before + time.monotonic() - start, device, rate)
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+        return RunOutcome(step=step, finished=finished, images_per_second=rate)
+
+    # -- checkpoints -------------------------------------------------------------------------------
+    def _save_checkpoint(self, path: Path, method: TrainMethod, sampler, step: int, wall: float) -> None:
+        if not self.is_main:
+            return
+        state = {
+            "step": step,
+            "wall_time": wall,
+            "method": method.name,
+            "model": method.state_dict(),
+            "scaler": method.scaler.state_dict() if method.scaler is not None else None,
+            "sampler": sampler.state_dict(),
+            "rng": _rng_state(),
+        }
+        atomic_write(path, lambda f: torch.save(state, f))
+
+    def _load_checkpoint(self, path: Path, method: TrainMethod, sampler, device) -> tuple[int, float]:
+        try:
+            state = torch.load(path, map_location=device, weights_only=True)
+        except Exception as err:  # truncated file, not a checkpoint, or unsafe content
+            raise FaceInpaintError(f"{path}: cannot read the checkpoint ({err})") from None
+        if state.get("method") != method.name:
+            raise FaceInpaintError(f"{path} is a {state.get('method')!r} run, not {method.name!r}")
+        method.load_state_dict(state["model"])
+        if method.scaler is not None and state.get("scaler"):
+            method.scaler.load_state_dict(state["scaler"])
+        sampler.load_state_dict(state["sampler"])
+        _set_rng_state(state["rng"], self.rank)
+        return int(state["step"]), float(state.get("wall_time", 0.0))
+
+    # -- outputs -----------------------------------------------------------------------------------
+    def _save_samples(self, method: TrainMethod, batch, step: int) -> None:
+        method.train(False)
+        with torch.no_grad():
+            outputs = method.sample(method.to_device(batch))
+        method.train(True)
+        grid = sample_grid(batch, {k: v.detach().float().cpu() for k, v in outputs.items()})
+        atomic_save_png(self.out / "samples" / f"step_{step:07d}.png", grid)
+
+    def _write_run_info(self, report, step: int, wall: float, device, rate: float) -> None:
+        info = {
+            "method": self.method_cls.name,
+            "steps": step,
+            "wall_time_s": round(wall, 1),
+            "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
+            "processes": self.world,
+            "images_per_second": round(rate, 2),
+            "data": report.as_dict(),
+        }
+        atomic_write_text(self.out / "run.json", json.dumps(info, indent=2))
+
+
+def run_training(method_cls: type[TrainMethod], cfg: TrainConfig, *, resume: bool = False) -> RunOutcome:
+    return Trainer(method_cls, cfg, resume=resume).run()
+
+
+# -- helpers ---------------------------------------------------------------------------------------
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    """RNG states in types ``torch.load(weights_only=True)`` accepts."""
+    np_state = np.random.get_state(legacy=False)
+    return {
+        "python": random.getstate(),
+        "numpy": {"key": torch.from_numpy(np_state["state"]["key"].astype(np.int64)),
+                  "pos": int(np_state["state"]["pos"]), "has_gauss": int(np_state["has_gauss"]),
+                  "gauss": float(np_state["gauss"])},
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def _set_rng_state(state: dict[str, Any], rank: int) -> None:
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    np_state = state["numpy"]
+    np.random.set_state({"bit_generator": "MT19937",
+                         "state": {"key": np_state["key"].cpu().numpy().astype(np.uint32), "pos": np_state["pos"]},
+                         "has_gauss": np_state["has_gauss"], "gauss": np_state["gauss"]})
+    torch.set_rng_state(state["torch"].cpu())
+    if state["cuda"] and torch.cuda.is_available() and len(state["cuda"]) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all([s.cpu() for s in state["cuda"]])
+    if rank:  # only rank 0's state was saved: keep the other ranks on distinct streams
+        _seed_everything(int(torch.randint(0, 2**31 - 1, ()).item()) + rank)
+
+
+def _progress(enabled: bool, total: int, initial: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, disable=not enabled, unit="step", dynamic_ncols=True)
+
+
+class _MetricsWriter:
+    """TensorBoard scalars, or ``metrics.csv`` when tensorboard is not installed."""
+
+    def __init__(self, out: Path) -> None:
+        self._tb = None
+        self._csv = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+
+            self._tb = SummaryWriter(str(out / "tensorboard"))
+        except ImportError:
+            self._csv = (out / "metrics.csv").open("a", encoding="utf-8")
+
+    def write(self, step: int, values: dict[str, float]) -> None:
+        if self._tb is not None:
+            for key, value in values.items():
+                self._tb.add_scalar(key, value, step)
+        else:
+            for key, value in values.items():
+                self._csv.write(f"{step},{key},{value}\n")
+            self._csv.flush()
+
+    def close(self) -> None:
+        if self._tb is not None:
+            self._tb.close()
+        if self._csv is not None:
+            self._csv.close()
