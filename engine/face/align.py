@@ -1,0 +1,291 @@
+"""Align a face to the canonical crop, and paste a completed crop back into the photo.
+
+Coordinates are pixel-centre based (pixel (i, j) is the point x = j, y = i), as in OpenCV. The
+template is defined in fractions of the crop *edge* length, so a crop at 256 px resized to 128 px
+is exactly the crop aligned at 128 px.
+
+Both directions work on small regions only: ``align_face`` reads the part of the photo the crop
+covers (area-averaged first when it shrinks), and ``paste_back`` writes the bounding box of the
+mask; a 12 MP photo costs about what a 1 MP one does.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from engine.errors import MaskError
+from engine.face.types import Face, five_points
+
+# Canonical five points as fractions of the crop size: image-left eye, image-right eye, nose tip,
+# mouth left, mouth right. The inter-ocular distance is 0.29 of the crop (37 px at 128 px).
+TEMPLATE_FRACTIONS = np.array(
+    [[0.355, 0.40], [0.645, 0.40], [0.5, 0.565], [0.38, 0.735], [0.62, 0.735]], dtype=np.float64
+)
+# Default feather of ``paste_back`` in crop pixels: about the blur a crop gets when it is scaled
+# back up, so the seam between sharp photo and softer crop fades over it.
+FEATHER_CROP_PIXELS = 2.0
+# Neighbourhood (pixels) cv2.inpaint uses to fill mask pixels outside the crop's footprint.
+TELEA_RADIUS = 5
+MIN_CROP_SIZE = 16
+
+
+def canonical_five_points(size: int) -> np.ndarray:
+    """(5, 2) float32 template points of a ``size`` x ``size`` crop, in pixel-centre coordinates."""
+    return (TEMPLATE_FRACTIONS * size - 0.5).astype(np.float32)
+
+
+def similarity_fit(source: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """2x3 similarity (rotation, uniform scale, shift) mapping ``source`` onto ``target``, least squares.
+
+    With x' = a x - b y + tx and y' = b x + a y + ty the problem is linear in (a, b, tx, ty), and
+    its least-squares solution is Umeyama's (no reflection). Written out because scikit-image's
+    estimator API differs across the versions this project supports.
+    """
+    src = np.asarray(source, dtype=np.float64).reshape(-1, 2)
+    dst = np.asarray(target, dtype=np.float64).reshape(-1, 2)
+    if src.shape != dst.shape or len(src) < 2:
+        raise ValueError(f"need two matching sets of at least 2 points, got {src.shape} and {dst.shape}")
+    if np.ptp(src, axis=0).max() < 1e-6:
+        raise ValueError("the points are degenerate (all in one place): no alignment possible")
+    ones, zeros = np.ones(len(src)), np.zeros(len(src))
+    rows_x = np.stack([src[:, 0], -src[:, 1], ones, zeros], axis=1)
+    rows_y = np.stack([src[:, 1], src[:, 0], zeros, ones], axis=1)
+    (a, b, tx, ty), *_ = np.linalg.lstsq(np.concatenate([rows_x, rows_y]), np.concatenate(dst.T), rcond=None)
+    return np.array([[a, -b, tx], [b, a, ty]], dtype=np.float64)
+
+
+def alignment_matrix(landmarks: np.ndarray, size: int) -> np.ndarray:
+    """2x3 image -> crop matrix for (68, 2) or (5, 2) landmarks aligned at ``size`` px."""
+    points = np.asarray(landmarks, dtype=np.float64)
+    if points.shape == (68, 2):
+        points = five_points(points)
+    if points.shape != (5, 2) or not np.isfinite(points).all():
+        raise ValueError(f"alignment needs (68, 2) or (5, 2) finite landmarks, got shape {points.shape}")
+    return similarity_fit(points, canonical_five_points(size))
+
+
+def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """Apply a 2x3 affine matrix to (N, 2) points."""
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+
+
+def matrix_scale(matrix: np.ndarray) -> float:
+    """Linear scale factor of a similarity (output pixels per input pixel)."""
+    return math.sqrt(abs(float(np.linalg.det(matrix[:, :2]))))
+
+
+def warp_affine_region(
+    source: np.ndarray,
+    matrix: np.ndarray,
+    size: tuple[int, int],
+    *,
+    interpolation: int = cv2.INTER_LINEAR,
+    border_mode: int = cv2.BORDER_REFLECT_101,
+    border_value: float = 0,
+) -> np.ndarray:
+    """``cv2.warpAffine`` that reads only the part of ``source`` the output covers.
+
+    When the warp shrinks, that part is first area-averaged to the output's scale so a large
+    face does not alias, and the cost stays proportional to the face, not the photo.
+    ``size`` is (width, height) as in OpenCV.
+    """
+    width, height = int(size[0]), int(size[1])
+    src_h, src_w = source.shape[:2]
+    inverse = cv2.invertAffineTransform(matrix)
+    corners = np.array([[-0.5, -0.5], [width - 0.5, -0.5], [-0.5, height - 0.5], [width - 0.5, height - 0.5]])
+    footprint = transform_points(inverse, corners)
+    pad = 2  # interpolation kernels reach one or two pixels past the footprint
+    x0 = int(np.clip(math.floor(footprint[:, 0].min()) - pad, 0, src_w - 1))
+    y0 = int(np.clip(math.floor(footprint[:, 1].min()) - pad, 0, src_h - 1))
+    x1 = int(np.clip(math.ceil(footprint[:, 0].max()) + pad + 1, x0 + 1, src_w))
+    y1 = int(np.clip(math.ceil(footprint[:, 1].max()) + pad + 1, y0 + 1, src_h))
+    region = source[y0:y1, x0:x1]
+    local = matrix.astype(np.float64).copy()
+    local[:, 2] += local[:, :2] @ np.array([x0, y0], dtype=np.float64)
+    scale = matrix_scale(matrix)
+    if scale < 1.0:
+        small_w = max(1, round(region.shape[1] * scale))
+        small_h = max(1, round(region.shape[0] * scale))
+        fx, fy = small_w / region.shape[1], small_h / region.shape[0]
+        region = cv2.resize(region, (small_w, small_h), interpolation=cv2.INTER_AREA)
+        # cv2.resize maps a small pixel q to the region pixel (q + 0.5) / f - 0.5.
+        unshrink = np.array([[1 / fx, 0, 0.5 / fx - 0.5], [0, 1 / fy, 0.5 / fy - 0.5], [0, 0, 1]])
+        local = local @ unshrink
+    return cv2.warpAffine(
+        region, local, (width, height), flags=interpolation, borderMode=border_mode, borderValue=border_value
+    )
+
+
+def _flat_hole(mask: np.ndarray, shape: tuple[int, int], what: str) -> np.ndarray:
+    """Boolean H x W hole (any channel > 127) of a uint8/bool mask that must match ``shape``."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3:
+        mask = mask.max(axis=2)
+    if mask.ndim != 2 or mask.shape != tuple(shape):
+        raise MaskError(f"{what} has shape {mask.shape}, expected {tuple(shape)} (H x W or H x W x 3)")
+    return mask > 127 if mask.dtype != bool else mask
+
+
+@dataclass
+class AlignedFace:
+    """A face warped to the canonical template, and the transform to go back."""
+
+    crop: np.ndarray  # size x size x 3 uint8 RGB
+    size: int
+    matrix: np.ndarray  # 2x3, image -> crop
+    inverse: np.ndarray  # 2x3, crop -> image
+    landmarks: np.ndarray  # (68, 2) float32 in crop coordinates
+    source_shape: tuple[int, int]  # (H, W) of the photo
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per photo pixel (below 1 when the face is larger than the crop)."""
+        return matrix_scale(self.matrix)
+
+    def to_crop(self, points: np.ndarray) -> np.ndarray:
+        """(N, 2) photo coordinates -> crop coordinates."""
+        return transform_points(self.matrix, points)
+
+    def to_image(self, points: np.ndarray) -> np.ndarray:
+        """(N, 2) crop coordinates -> photo coordinates."""
+        return transform_points(self.inverse, points)
+
+    def warp_mask(self, mask: np.ndarray) -> np.ndarray:
+        """The photo's mask (H x W, or H x W x 3 channel-wise) in crop coordinates, binary 0/255.
+
+        A crop pixel is a hole when any photo pixel it samples is one, so even thin strokes
+        survive the shrink; the hole may grow by up to one crop pixel, never shrink.
+        """
+        mask = np.asarray(mask)
+        if mask.shape[:2] != tuple(self.source_shape) or mask.ndim not in (2, 3):
+            raise MaskError(f"the mask is {mask.shape[:2]} but the aligned photo is {tuple(self.source_shape)}")
+        hole = mask if mask.dtype == bool else mask > 127
+        coverage = warp_affine_region(
+            hole.astype(np.float32),
+            self.matrix,
+            (self.size, self.size),
+            border_mode=cv2.BORDER_CONSTANT,
+        )
+        return np.where(coverage > 0, 255, 0).astype(np.uint8)
+
+
+def align_face(image: np.ndarray, face: Face | np.ndarray, size: int) -> AlignedFace:
+    """Warp ``face`` (a ``Face`` or its (68, 2) landmarks) to the canonical template at ``size`` px.
+
+    Parts of the crop beyond the photo's edge are mirrored in (reflect-101), as FFHQ-style
+    alignment does, so models see plausible context rather than black.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"align_face needs an H x W x 3 uint8 image, got {getattr(image, 'shape', type(image))}")
+    if int(size) < MIN_CROP_SIZE:
+        raise ValueError(f"crop size must be at least {MIN_CROP_SIZE} px, got {size}")
+    size = int(size)
+    landmarks = np.asarray(face.landmarks if isinstance(face, Face) else face, dtype=np.float32)
+    if landmarks.shape != (68, 2):
+        raise ValueError(f"align_face needs (68, 2) landmarks, got shape {landmarks.shape}")
+    matrix = alignment_matrix(landmarks, size)
+    crop = warp_affine_region(image, matrix, (size, size))
+    return AlignedFace(
+        crop=crop,
+        size=size,
+        matrix=matrix,
+        inverse=cv2.invertAffineTransform(matrix),
+        landmarks=transform_points(matrix, landmarks),
+        source_shape=(int(image.shape[0]), int(image.shape[1])),
+    )
+
+
+def _seamless_clone(source: np.ndarray, target: np.ndarray, region: np.ndarray) -> np.ndarray:
+    """Poisson-blend ``source`` into ``target`` inside ``region`` (same-size arrays); elsewhere ``source``.
+
+    cv2.seamlessClone places the mask's bounding box centred on ``center``, and OpenCV versions
+    round that centre differently for even sizes; an odd-sized box is placed the same by all, so
+    the box is widened by one pixel where needed (a pixel outside the hole, which the caller's
+    final composite discards). The 2-pixel padding keeps room for that and keeps the hole off
+    the array's border, which OpenCV clears.
+    """
+    pad = 2
+    clone_mask = cv2.copyMakeBorder(region.astype(np.uint8) * 255, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    x, y, w, h = cv2.boundingRect(clone_mask)
+    if w % 2 == 0:
+        clone_mask[y, x + w] = 255
+        w += 1
+    if h % 2 == 0:
+        clone_mask[y + h, x] = 255
+        h += 1
+    padded_source = cv2.copyMakeBorder(source, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    padded_target = cv2.copyMakeBorder(target, pad, pad, pad, pad, cv2.BORDER_REFLECT_101)
+    cloned = cv2.seamlessClone(padded_source, padded_target, clone_mask, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    return np.where(region[:, :, None], cloned[pad:-pad, pad:-pad], source)
+
+
+def paste_back(
+    image: np.ndarray,
+    crop: np.ndarray,
+    aligned: AlignedFace,
+    mask: np.ndarray,
+    *,
+    feather: float | None = None,
+    poisson: bool = False,
+) -> np.ndarray:
+    """Put the completed ``crop`` back into ``image``, changing only pixels inside ``mask``.
+
+    Works on the mask's bounding box only. Inside the mask the crop is blended with alpha 1 deep
+    inside, falling towards the mask's edge over ``feather`` photo pixels (default
+    ``FEATHER_CROP_PIXELS`` crop pixels at the crop's scale; 1 or less = hard paste). With
+    ``poisson`` the crop is instead Poisson-blended (cv2.seamlessClone) into the box, which matches
+    its colours to the surroundings, and pasted without feathering. Mask pixels the crop does not
+    cover (beyond its footprint) are filled with cv2.inpaint (Telea) rather than left as a hole.
+    Finally every pixel outside the mask is copied from ``image`` bit for bit.
+    """
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        raise ValueError(f"paste_back needs an H x W x 3 uint8 image, got {getattr(image, 'shape', type(image))}")
+    if image.shape[:2] != tuple(aligned.source_shape):
+        raise ValueError(f"the image is {image.shape[:2]} but the face was aligned on {aligned.source_shape}")
+    if crop.shape != (aligned.size, aligned.size, 3) or crop.dtype != np.uint8:
+        raise ValueError(f"the crop must be {aligned.size}x{aligned.size}x3 uint8, got {crop.dtype} {crop.shape}")
+    hole = _flat_hole(mask, image.shape[:2], "the mask")
+    result = image.copy()
+    if not hole.any():
+        return result
+    feather_px = FEATHER_CROP_PIXELS / aligned.scale if feather is None else float(feather)
+    margin = int(math.ceil(max(feather_px, TELEA_RADIUS))) + 2
+    ys, xs = np.nonzero(hole)
+    y0, y1 = max(0, int(ys.min()) - margin), min(image.shape[0], int(ys.max()) + 1 + margin)
+    x0, x1 = max(0, int(xs.min()) - margin), min(image.shape[1], int(xs.max()) + 1 + margin)
+    box_hole = hole[y0:y1, x0:x1]
+    box_image = image[y0:y1, x0:x1]
+
+    crop_to_box = aligned.inverse.astype(np.float64).copy()
+    crop_to_box[:, 2] -= (x0, y0)
+    warped = cv2.warpAffine(
+        crop, crop_to_box, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
+    )
+    grid_y, grid_x = np.mgrid[y0:y1, x0:x1]
+    m = aligned.matrix
+    crop_x = m[0, 0] * grid_x + m[0, 1] * grid_y + m[0, 2]
+    crop_y = m[1, 0] * grid_x + m[1, 1] * grid_y + m[1, 2]
+    limit = aligned.size - 0.5
+    covered = (crop_x >= -0.5) & (crop_x <= limit) & (crop_y >= -0.5) & (crop_y <= limit)
+    fill = box_hole & covered
+
+    if poisson:
+        candidate = _seamless_clone(warped, box_image, fill)
+        alpha = fill.astype(np.float32)
+    else:
+        candidate = warped
+        depth = cv2.distanceTransform(box_hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
+        alpha = np.clip(depth / max(feather_px, 1.0), 0.0, 1.0) * fill
+    blended = alpha[:, :, None] * candidate + (1.0 - alpha[:, :, None]) * box_image
+    blended = np.clip(np.rint(blended), 0, 255).astype(np.uint8)
+
+    uncovered = box_hole & ~covered
+    if uncovered.any():
+        blended = cv2.inpaint(blended, uncovered.astype(np.uint8) * 255, TELEA_RADIUS, cv2.INPAINT_TELEA)
+    result[y0:y1, x0:x1] = np.where(box_hole[:, :, None], blended, box_image)
+    return result
