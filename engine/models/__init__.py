@@ -9,3 +9,4 @@ from engine.models import pdgan  # noqa: F401
 from engine.models import mde  # noqa: F401
 from engine.models import collagan  # noqa: F401
 from engine.models import gfc  # noqa: F401
+from engine.models import dcgan  # noqa: F401

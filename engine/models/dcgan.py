@@ -1,0 +1,327 @@
+"""DCGAN latent-space search (seed 002, after Yeh et al. 2017): inpainting by finding the right z.
+
+A DCGAN (2.3: strided convolutions, batch norm except the generator output and the discriminator
+input, leaky ReLU 0.2, tanh output, N(0, 0.02) initialisation) learns 64 x 64 faces from z in
+[-1, 1]^100. To fill a hole we search z (eq. 14-20) minimising
+
+* the weighted context loss (eq. 15-16): L1 distance to the known pixels, each weighted by the
+  fraction of hole pixels in its 7 x 7 window, so pixels next to the hole matter most;
+* the prior loss (eq. 19): lambda * log(1 - D(G(z))), lambda = 0.003, which keeps G(z) realistic;
+* a landmark term. The thesis's thresholded landmark loss (eq. 17-18, 0.5 per coordinate more than
+  3 px away) has no gradient, so it only ranks the restarts; the differentiable term compares the
+  face-analysis network's heatmaps of G(z) with those of the masked input. Both are switchable and
+  need the "face-analysis" weights.
+
+z is clamped to [-1, 1] after every Adam step (3.3); a batch of restarts is searched in parallel,
+each stopping on its own when its loss stops improving; the best restart of each seed is
+Poisson-blended into the hole (Yeh et al.; the thesis skipped that step).
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from engine.errors import CancelledError, WeightsError
+from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
+from engine.models.face_analysis import (
+    heatmap_landmarks,
+    image_to_tensor,
+    load_face_analysis,
+    load_network,
+    tensor_to_image,
+    weights_source,
+)
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DCGANArchitecture:
+    resolution: int = 64
+    width: int = 64  # Radford et al.'s ngf / ndf
+    latent_dim: int = 100
+
+    def __post_init__(self) -> None:
+        if self.resolution < 8 or self.resolution & (self.resolution - 1):
+            raise ValueError(f"DCGAN needs a power-of-two resolution of at least 8, got {self.resolution}")
+
+    @property
+    def stages(self) -> int:
+        """Stride-2 layers between 4 x 4 and the image (4 at 64 px)."""
+        return int(math.log2(self.resolution)) - 2
+
+
+def dcgan_init(module: nn.Module) -> None:
+    """Radford et al.: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), zero biases."""
+    if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
+        nn.init.normal_(module.weight, 0.0, 0.02)
+    elif isinstance(module, nn.BatchNorm2d):
+        nn.init.normal_(module.weight, 1.0, 0.02)
+        nn.init.zeros_(module.bias)
+
+
+class DCGANGenerator(nn.Module):
+    """z (B, latent) -> 4 x 4 -> transposed stride-2 convs -> tanh image."""
+
+    def __init__(self, arch: DCGANArchitecture = DCGANArchitecture()) -> None:
+        super().__init__()
+        n = arch.stages
+        widths = [arch.width * 2 ** (n - 1 - i) for i in range(n)]
+        layers = [nn.ConvTranspose2d(arch.latent_dim, widths[0], 4, 1, 0, bias=False), nn.BatchNorm2d(widths[0]), nn.LeakyReLU(0.2, inplace=True)]
+        for cin, cout in zip(widths, widths[1:]):
+            layers += [nn.ConvTranspose2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
+        layers += [nn.ConvTranspose2d(widths[-1], 3, 4, 2, 1), nn.Tanh()]  # no batch norm on the output
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, z: Tensor) -> Tensor:
+        return self.net(z[:, :, None, None])
+
+
+class DCGANDiscriminator(nn.Module):
+    """Image -> stride-2 convs (no batch norm on the input layer) -> one real/fake logit."""
+
+    def __init__(self, arch: DCGANArchitecture = DCGANArchitecture()) -> None:
+        super().__init__()
+        widths = [arch.width * 2**i for i in range(arch.stages)]
+        layers = [nn.Conv2d(3, widths[0], 4, 2, 1), nn.LeakyReLU(0.2, inplace=True)]
+        for cin, cout in zip(widths, widths[1:]):
+            layers += [nn.Conv2d(cin, cout, 4, 2, 1, bias=False), nn.BatchNorm2d(cout), nn.LeakyReLU(0.2, inplace=True)]
+        layers += [nn.Conv2d(widths[-1], 1, 4, 1, 0)]
+        self.net = nn.Sequential(*layers)
+        self.apply(dcgan_init)
+
+    def forward(self, image: Tensor) -> Tensor:
+        return self.net(image).flatten()
+
+
+class DCGANNet(nn.Module):
+    """Both networks, as exported ("generator.*", "discriminator.*"): the prior loss needs D."""
+
+    def __init__(self, arch: DCGANArchitecture = DCGANArchitecture()) -> None:
+        super().__init__()
+        self.arch = arch
+        self.generator = DCGANGenerator(arch)
+        self.discriminator = DCGANDiscriminator(arch)
+
+
+# -- the search -----------------------------------------------------------------------------------
+@dataclass
+class SearchSettings:
+    iterations: int = 1000  # the thesis's budget; benchmarks/bench_dcgan_search.py measures it
+    restarts: int = 8  # z's searched per requested sample; the best one is returned
+    lr: float = 0.01  # Adam on z (Yeh et al.'s public implementation)
+    prior_weight: float = 0.003  # lambda of eq. 19
+    landmark_weight: float = 1.0  # eq. 20 weighs every term alike
+    window: int = 7  # eq. 15's neighbourhood
+    patience: int = 100  # a restart stops after this many steps without improving ...
+    min_improvement: float = 1e-3  # ... by this relative amount
+    landmark_threshold: float = 3.0  # eq. 17-18, pixels at 64 px
+    heatmap_loss: bool = True  # differentiable landmark term (needs face-analysis weights)
+    rank_by_landmarks: bool = True  # thresholded landmark loss when choosing the best restart
+    poisson: bool = True
+    preview_every: int = 20
+
+
+def importance_weights(hole: Tensor, window: int = 7) -> Tensor:
+    """Eq. 15: each known pixel weighs the fraction of hole pixels in its window; hole pixels 0."""
+    near_hole = F.avg_pool2d(hole, window, stride=1, padding=window // 2, count_include_pad=True)
+    return near_hole * (1.0 - hole)
+
+
+def thresholded_landmark_loss(found: Tensor, target: Tensor, threshold: float) -> Tensor:
+    """Eq. 17-18 per image: 0.5 for each x and each y more than ``threshold`` pixels off."""
+    return 0.5 * ((found - target).abs() > threshold).float().sum(dim=(1, 2))
+
+
+@dataclass
+class SearchResult:
+    images: Tensor  # (N, 3, S, S) in [-1, 1], the best restart per seed
+    losses: Tensor  # (N,) their total differentiable loss
+    history: list[tuple[int, float]]  # (iteration, mean best loss over restarts), every preview
+
+
+class LatentSearch:
+    """Searches z for a batch of seeds x restarts; each restart only ever depends on its own seed."""
+
+    def __init__(self, net: DCGANNet, settings: SearchSettings, face_analysis: nn.Module | None = None) -> None:
+        self.net = net.eval()
+        self.settings = settings
+        self.face_analysis = face_analysis.eval() if face_analysis is not None else None
+
+    def initial_latents(self, seeds: list[int]) -> Tensor:
+        """Uniform in [-1, 1] (3.3), ``restarts`` per seed, each block a function of its seed alone."""
+        dim, r = self.net.arch.latent_dim, self.settings.restarts
+        return torch.cat([torch.rand(r, dim, generator=torch.Generator().manual_seed(int(s))) * 2 - 1 for s in seeds])
+
+    def run(self, image: Tensor, hole: Tensor, seeds: list[int], *, progress=None, should_cancel=None) -> SearchResult:
+        """``image`` (1, 3, S, S) in [-1, 1] and ``hole`` (1, 1, S, S), 1 = missing, at the net's size."""
+        trainable = [p for p in self.net.parameters() if p.requires_grad]
+        for p in trainable:  # only z is optimised; no weight gradients to compute or leave behind
+            p.requires_grad_(False)
+        try:
+            return self._search(image, hole, seeds, progress, should_cancel)
+        finally:
+            for p in trainable:
+                p.requires_grad_(True)
+
+    def _search(self, image: Tensor, hole: Tensor, seeds: list[int], progress, should_cancel) -> SearchResult:
+        cfg, device = self.settings, image.device
+        weights = importance_weights(hole, cfg.window)
+        target_heatmaps = target_points = None
+        if self.face_analysis is not None:
+            with torch.no_grad():
+                target_heatmaps = self.heatmaps(image * (1.0 - hole))
+                target_points = heatmap_landmarks(target_heatmaps)
+        z = self.initial_latents(seeds).to(device).requires_grad_(True)
+        optimizer = torch.optim.Adam([z], lr=cfg.lr)
+        best_loss = torch.full((z.shape[0],), math.inf, device=device)
+        best_z = z.detach().clone()
+        stale = torch.zeros(z.shape[0], dtype=torch.long, device=device)
+        history = []
+        for step in range(cfg.iterations):
+            if should_cancel is not None and should_cancel():
+                raise CancelledError(f"latent search cancelled at iteration {step}")
+            loss = self.loss(z, image, weights, target_heatmaps)
+            with torch.no_grad():
+                active = stale < cfg.patience
+                # The prior term makes losses negative at times: improvement is relative to |best|.
+                improved = active & (best_loss - loss > cfg.min_improvement * best_loss.abs().nan_to_num(posinf=0.0))
+                best_loss = torch.where(improved, loss.detach(), best_loss)
+                best_z[improved] = z.detach()[improved]
+                stale = torch.where(improved, torch.zeros_like(stale), stale + active.long())
+            if not bool(active.any()):
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.sum().backward()  # a sum keeps each restart's gradient its own
+            optimizer.step()
+            with torch.no_grad():
+                z.clamp_(-1.0, 1.0)
+            if progress is not None and step % cfg.preview_every == 0:
+                history.append((step, float(best_loss.mean())))
+                leader = best_z[best_loss[: cfg.restarts].argmin()][None]  # the first seed's best so far
+                progress(step / cfg.iterations, f"iteration {step}: loss {float(best_loss.min()):.3f}", leader)
+        with torch.no_grad():
+            candidates = self.net.generator(best_z)
+            score = best_loss.clone()
+            if target_points is not None and cfg.rank_by_landmarks:
+                found = heatmap_landmarks(self.heatmaps(candidates))
+                scale = image.shape[-1] / 64.0  # the threshold is in pixels of the thesis's 64 px images
+                score = score + thresholded_landmark_loss(found, target_points, cfg.landmark_threshold * scale)
+            best = score.view(len(seeds), cfg.restarts).argmin(dim=1) + torch.arange(len(seeds), device=device) * cfg.restarts
+        return SearchResult(candidates[best], best_loss[best], history)
+
+    def loss(self, z: Tensor, image: Tensor, weights: Tensor, target_heatmaps: Tensor | None) -> Tensor:
+        """Per-restart loss (eq. 20): context + prior (+ heatmap landmark term)."""
+        generated = self.net.generator(z)
+        context = (weights * (generated - image)).abs().sum(dim=(1, 2, 3))
+        # log(1 - D(G(z))) with D = sigmoid(logit) is -softplus(logit), computed stably.
+        prior = -F.softplus(self.net.discriminator(generated))
+        loss = context + self.settings.prior_weight * prior
+        if target_heatmaps is not None and self.settings.heatmap_loss:
+            diff = self.heatmaps(generated) - target_heatmaps
+            loss = loss + self.settings.landmark_weight * diff.pow(2).sum(dim=(2, 3)).mean(dim=1)
+        return loss
+
+    def heatmaps(self, images: Tensor) -> Tensor:
+        size = self.face_analysis.arch.resolution
+        if images.shape[-1] != size:
+            images = F.interpolate(images, size=(size, size), mode="bilinear", align_corners=False)
+        heatmaps, _ = self.face_analysis(images)
+        return heatmaps
+
+
+def poisson_blend(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """Blend ``source`` into ``target``'s hole by Poisson editing (cv2.seamlessClone).
+
+    The images are padded first so a hole touching the border still has a boundary to match;
+    passing the mask's own box centre keeps the clone in place.
+    """
+    pad = 2
+    src = cv2.copyMakeBorder(source, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    dst = cv2.copyMakeBorder(target, pad, pad, pad, pad, cv2.BORDER_REFLECT)
+    region = cv2.dilate(hole.astype(np.uint8) * 255, np.ones((3, 3), np.uint8))
+    region = cv2.copyMakeBorder(region, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+    x, y, w, h = cv2.boundingRect(region)
+    blended = cv2.seamlessClone(src, dst, region, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
+    return blended[pad:-pad, pad:-pad]
+
+
+@register
+class DCGANInpainter(InpaintModel):
+    info = ModelInfo(
+        name="dcgan",
+        display_name="DCGAN latent search",
+        paper="Semantic face inpainting by DCGAN latent-space search with a landmark loss (after Yeh et al., CVPR 2017)",
+        resolution=64,
+        diverse=True,
+        iterative=True,
+        weights_name="dcgan",
+        description="Searches a face generator's latent space for the face that best fits around the hole.",
+    )
+
+    def __init__(self, device=None, weights=None, settings: SearchSettings | None = None, face_analysis_weights=None) -> None:
+        super().__init__(device=device, weights=weights)
+        self.settings = settings or SearchSettings()
+        self.face_analysis_weights = face_analysis_weights
+
+    def _load(self) -> None:
+        self.net, self.arch = load_network(weights_source(self), DCGANNet, DCGANArchitecture, device=self.device)
+        self.face_analysis = self._load_face_analysis()
+
+    def _load_face_analysis(self) -> nn.Module | None:
+        """The landmark terms' network; without its weights the search runs on context and prior only."""
+        if not (self.settings.heatmap_loss or self.settings.rank_by_landmarks):
+            return None
+        try:
+            net, _ = load_face_analysis(self.face_analysis_weights or "face-analysis", device=self.device)
+        except WeightsError as err:
+            if self.face_analysis_weights is not None:
+                raise
+            log.info("DCGAN search without landmark terms: %s", err)
+            return None
+        return net
+
+    def to_cpu(self) -> None:
+        super().to_cpu()
+        if self._loaded:
+            self.net.to("cpu")
+            if self.face_analysis is not None:
+                self.face_analysis.to("cpu")
+
+    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+        device = next(self.net.parameters()).device
+        size = self.arch.resolution
+        image = image_to_tensor(crop, device)
+        hole = torch.from_numpy((mask > 127).astype(np.float32)).to(device)[None, None]
+        if image.shape[-1] != size:
+            image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
+            hole = (F.interpolate(hole, size=(size, size), mode="area") > 0).float()
+
+        def preview(fraction: float, message: str, latent: Tensor) -> None:
+            with torch.no_grad():
+                shown = self.to_crop(self.net.generator(latent), crop.shape[:2])[0]
+            progress(0.95 * fraction, message, np.where(mask[:, :, None] > 127, shown, crop))
+
+        search = LatentSearch(self.net, self.settings, self.face_analysis)
+        result = search.run(image, hole, seeds, progress=preview, should_cancel=should_cancel)
+        outputs = []
+        for generated, seed in zip(self.to_crop(result.images, crop.shape[:2]), seeds):
+            if self.settings.poisson:
+                generated = poisson_blend(generated, crop, mask > 127)
+            outputs.append(CropCompletion(generated, seed))
+        return outputs
+
+    @staticmethod
+    def to_crop(images: Tensor, shape: tuple[int, int]) -> list[np.ndarray]:
+        if images.shape[-2:] != tuple(shape):
+            images = F.interpolate(images, size=shape, mode="bilinear", align_corners=False)
+        return [tensor_to_image(img) for img in images]

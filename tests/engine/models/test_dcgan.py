@@ -1,0 +1,144 @@
+"""DCGAN latent search, engine side: eq. 15 weights, the search itself, cancellation, weights round trip."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from engine.errors import CancelledError
+from engine.inpainter import create_model
+from engine.models.dcgan import (
+    DCGANArchitecture,
+    DCGANNet,
+    LatentSearch,
+    SearchSettings,
+    importance_weights,
+    poisson_blend,
+    thresholded_landmark_loss,
+)
+from engine.weights import save_state_dict
+
+TINY = DCGANArchitecture(resolution=16, width=8)
+QUICK = SearchSettings(iterations=30, restarts=2, preview_every=5)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny networks run faster on one thread than on cores shared with other jobs."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def tiny_weights(tmp_path_factory):
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("dcgan") / "dcgan.safetensors"
+    save_state_dict(path, DCGANNet(TINY).state_dict(), {"method": "dcgan", "architecture": dataclasses.asdict(TINY)})
+    return path
+
+
+@pytest.fixture(scope="module")
+def face_crop(sample_photo):
+    h, w = sample_photo.shape[:2]
+    side = min(h, w)
+    square = sample_photo[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2]
+    return np.array(Image.fromarray(square).resize((64, 64), Image.LANCZOS))
+
+
+def square_hole(size, lo, hi):
+    hole = torch.zeros(1, 1, size, size)
+    hole[..., lo:hi, lo:hi] = 1
+    return hole
+
+
+def test_importance_weights_favour_known_pixels_next_to_the_hole():
+    hole = square_hole(32, 10, 22)
+    w = importance_weights(hole, 7)[0, 0]
+    assert torch.all(w[hole[0, 0] > 0] == 0)
+    assert w[16, 9] > w[16, 8] > w[16, 7] > 0  # nearer the hole counts more
+    assert w[16, 6] == 0 and w[2, 2] == 0  # beyond the 7 x 7 window counts nothing
+    assert w.max() <= 1
+
+
+def test_thresholded_landmark_loss_counts_half_a_point_per_far_coordinate():
+    target = torch.zeros(1, 68, 2)
+    found = target.clone()
+    found[0, 0] = torch.tensor([4.0, 1.0])  # x off by 4 (> 3), y by 1
+    found[0, 1] = torch.tensor([-5.0, 5.0])  # both off
+    assert thresholded_landmark_loss(found, target, 3.0).tolist() == [1.5]
+
+
+def test_architecture_follows_radford_et_al():
+    net = DCGANNet(TINY)
+    g_layers, d_layers = list(net.generator.net), list(net.discriminator.net)
+    assert isinstance(g_layers[-1], torch.nn.Tanh) and isinstance(g_layers[-2], torch.nn.ConvTranspose2d)
+    assert isinstance(d_layers[1], torch.nn.LeakyReLU)  # no batch norm after the input layer
+    assert net.generator(torch.zeros(3, 100)).shape == (3, 3, 16, 16)
+    assert net.discriminator(torch.zeros(3, 3, 16, 16)).shape == (3,)
+    weights = torch.cat([m.weight.detach().flatten() for m in net.modules() if isinstance(m, torch.nn.Conv2d)])
+    assert 0.015 < float(weights.std()) < 0.025
+
+
+def test_search_lowers_the_loss_and_keeps_z_in_the_unit_cube():
+    torch.manual_seed(1)
+    net = DCGANNet(TINY).eval()
+    target = net.generator(torch.rand(1, 100) * 2 - 1).detach()
+    hole = square_hole(16, 4, 12)
+    search = LatentSearch(net, QUICK)
+    seen = []
+    result = search.run(target, hole, [3], progress=lambda f, m, latent: seen.append(latent))
+    first, last = result.history[0][1], result.history[-1][1]
+    assert last < first
+    assert all(latent.abs().max() <= 1.0 for latent in seen)
+    assert result.images.shape == (1, 3, 16, 16)
+
+
+def test_a_seed_s_result_does_not_depend_on_the_other_seeds():
+    torch.manual_seed(2)
+    net = DCGANNet(TINY).eval()
+    image, hole = torch.rand(1, 3, 16, 16) * 2 - 1, square_hole(16, 4, 12)
+    both = LatentSearch(net, QUICK).run(image, hole, [7, 8])
+    alone = LatentSearch(net, QUICK).run(image, hole, [8])
+    assert torch.allclose(both.images[1], alone.images[0], atol=1e-4)
+    assert not torch.allclose(both.images[0], both.images[1], atol=1e-3)
+
+
+def test_search_stops_when_asked():
+    net = DCGANNet(TINY).eval()
+    calls = iter(range(100))
+    with pytest.raises(CancelledError):
+        LatentSearch(net, QUICK).run(torch.zeros(1, 3, 16, 16), square_hole(16, 4, 12), [0], should_cancel=lambda: next(calls) >= 3)
+
+
+def test_poisson_blend_changes_only_the_hole_and_its_rim():
+    rng = np.random.default_rng(0)
+    target = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+    source = np.full_like(target, 200)
+    hole = np.zeros((32, 32), bool)
+    hole[8:20, 0:14] = True  # touches the left border
+    blended = poisson_blend(source, target, hole)
+    rim = np.zeros_like(hole)
+    rim[7:21, 0:15] = True
+    assert np.array_equal(blended[~rim], target[~rim])
+    assert not np.array_equal(blended[hole], target[hole])
+
+
+def test_engine_model_returns_diverse_results_identical_outside_the_mask(tiny_weights, face_crop):
+    model = create_model("dcgan", device="cpu", weights=tiny_weights)
+    model.settings = QUICK
+    mask = np.zeros((64, 64), np.uint8)
+    mask[28:50, 16:48] = 255
+    previews = []
+    results = model.complete(face_crop, mask, samples=2, seed=4, progress=lambda f, m="", p=None: previews.append(p))
+    hole = mask > 127
+    assert [r.seed for r in results] == [4, 5]
+    for r in results:
+        assert np.array_equal(r.image[~hole], face_crop[~hole])
+    assert not np.array_equal(results[0].image, results[1].image)
+    assert any(p is not None and p.shape == face_crop.shape for p in previews)
