@@ -285,6 +285,8 @@ class _ModelRunner:
         self.native = native if model.info.needs_face and native and native != size else None
 
     def __call__(self, crop: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
+        # The model never sees the ground truth: the hole is blanked before it gets the crop.
+        crop = composite(crop, np.zeros_like(crop), mask)
         if self.native is None:
             return self.model.complete(crop, mask, seed=seed)[0].image
         from engine.masks import resize_mask
