@@ -1,0 +1,337 @@
+"""The photo canvas: zoom, pan, mask painting, face outlines and before/after comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtWidgets import (
+    QGraphicsEllipseItem,
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsPixmapItem,
+    QGraphicsRectItem,
+    QGraphicsScene,
+    QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QStyleOptionGraphicsItem,
+)
+
+from faceinpaint_app.document import Document
+from faceinpaint_app.mask_tools import BrushTool, PickFaceTool, PolygonTool, Tool
+from faceinpaint_app.qimage import mask_view, rgb_to_pixmap, rgb_to_qimage, rgba_to_qimage, set_mask_colors
+
+ZOOM_STEP = 1.25
+MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
+FACE_COLOR = QColor(80, 200, 255)
+
+
+def cosmetic_pen(color: QColor, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
+    """A pen whose width is in screen pixels, whatever the zoom."""
+    pen = QPen(color, width, style)
+    pen.setCosmetic(True)
+    return pen
+
+
+class MaskItem(QGraphicsItem):
+    """Draws the mask as a tinted overlay straight from the numpy array it shares memory with."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view = None
+        self.setFlag(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+
+    def attach(self, mask: np.ndarray, color: QColor, opacity: float) -> None:
+        self.prepareGeometryChange()
+        self._mask = mask  # keeps the shared buffer alive as long as the view
+        self.view = mask_view(mask, color, opacity)
+
+    def set_colors(self, color: QColor, opacity: float) -> None:
+        if self.view is not None:
+            set_mask_colors(self.view, color, opacity)
+            self.update()
+
+    def boundingRect(self) -> QRectF:
+        return QRectF(self.view.rect()) if self.view is not None else QRectF()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget=None) -> None:
+        if self.view is not None:
+            exposed = option.exposedRect.toAlignedRect().intersected(self.view.rect())
+            painter.drawImage(exposed, self.view, exposed)
+
+
+class Canvas(QGraphicsView):
+    mask_edited = Signal(object, str)  # mask before the edit, undo text
+    zoom_changed = Signal(float)
+    face_clicked = Signal(int)
+
+    def __init__(self, document: Document, parent=None) -> None:
+        super().__init__(parent)
+        self.document = document
+        self.setScene(QGraphicsScene(self))
+        self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
+        self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        self.setBackgroundBrush(self.palette().dark())
+        self.setMouseTracking(True)
+        self.setAcceptDrops(False)
+        self.viewport().setAcceptDrops(False)
+
+        self.image_item = QGraphicsPixmapItem()
+        self.image_item.setTransformationMode(Qt.TransformationMode.SmoothTransformation)
+        self.split_clip = QGraphicsRectItem()  # clips the original to the left of the split line
+        self.split_clip.setFlag(QGraphicsItem.GraphicsItemFlag.ItemClipsChildrenToShape)
+        self.split_clip.setPen(Qt.PenStyle.NoPen)
+        self.original_item = QGraphicsPixmapItem(self.split_clip)
+        self.split_line = QGraphicsPathItem()
+        self.split_line.setPen(cosmetic_pen(QColor(255, 255, 255, 220), 2))
+        self.mask_item = MaskItem()
+        self.overlay_item = QGraphicsPixmapItem()
+        self.overlay_item.setOpacity(0.55)
+        self.outline_item = QGraphicsPathItem()
+        self.outline_item.setPen(cosmetic_pen(QColor(255, 255, 255), 1.5, Qt.PenStyle.DashLine))
+        self.cursor_item = QGraphicsEllipseItem()
+        self.cursor_item.setPen(cosmetic_pen(QColor(255, 255, 255, 200), 1))
+        items = (self.image_item, self.split_clip, self.overlay_item, self.mask_item, self.split_line,
+                 self.outline_item, self.cursor_item)
+        for z, item in enumerate(items):
+            item.setZValue(z)
+            self.scene().addItem(item)
+        self.face_items: list[QGraphicsItem] = []
+
+        self.tool: Tool = BrushTool()
+        self.mask_color, self.mask_opacity = QColor(255, 40, 90), 0.5
+        self.split: float | None = None
+        self.preview: np.ndarray | None = None
+        self._showing_original = False
+        self._space_held = False
+        self._pan_from: QPointF | None = None
+        self._mask_before: np.ndarray | None = None
+
+        document.loaded.connect(self._on_loaded)
+        document.image_changed.connect(self._on_image_changed)
+        document.mask_changed.connect(lambda rect: self.mask_item.update(QRectF(rect)))
+        document.faces_changed.connect(self._draw_faces)
+
+    # -- document -----------------------------------------------------------------------------
+    def _on_loaded(self) -> None:
+        doc = self.document
+        self.preview = None
+        self._showing_original = False
+        self.original_item.setPixmap(rgb_to_pixmap(doc.original))
+        self.image_item.setPixmap(rgb_to_pixmap(doc.image))
+        self.mask_item.attach(doc.mask, self.mask_color, self.mask_opacity)
+        self.overlay_item.setPixmap(QPixmap())
+        self.scene().setSceneRect(QRectF(doc.full_rect()))
+        self._draw_faces()
+        self._update_split()
+        self.fit()
+
+    def _on_image_changed(self, rect: QRect) -> None:
+        if self.preview is not None or self._showing_original:
+            return  # the document shows again when the preview or comparison ends
+        pixmap = self.image_item.pixmap()
+        painter = QPainter(pixmap)
+        part = self.document.image[rect.top() : rect.bottom() + 1, rect.left() : rect.right() + 1]
+        painter.drawImage(rect.topLeft(), rgb_to_qimage(part))
+        painter.end()
+        self.image_item.setPixmap(pixmap)
+
+    def displayed_image(self) -> np.ndarray:
+        """What the canvas shows as "current": the previewed result, else the document image."""
+        return self.preview if self.preview is not None else self.document.image
+
+    def _refresh_image(self) -> None:
+        shown = self.document.original if self._showing_original else self.displayed_image()
+        self.image_item.setPixmap(rgb_to_pixmap(shown))
+
+    def set_preview(self, image: np.ndarray | None) -> None:
+        """Show ``image`` (a result or live model preview) in place of the document, or stop."""
+        self.preview = image
+        self._refresh_image()
+
+    def show_original(self, show: bool) -> None:
+        """While held: the photo as loaded, instead of the current result."""
+        if show != self._showing_original:
+            self._showing_original = show
+            self._refresh_image()
+
+    def set_split(self, fraction: float | None) -> None:
+        """Original left of ``fraction`` of the width, current image right of it; None = off."""
+        self.split = fraction
+        self._update_split()
+
+    def _update_split(self) -> None:
+        w, h = self.document.size
+        on = self.split is not None and w > 0
+        self.split_clip.setVisible(on)
+        self.split_line.setVisible(on)
+        if on:
+            x = self.split * w
+            self.split_clip.setRect(QRectF(0, 0, x, h))
+            line = QPainterPath(QPointF(x, 0))
+            line.lineTo(x, h)
+            self.split_line.setPath(line)
+
+    def set_overlay(self, rgba: np.ndarray | None) -> None:
+        """A model's extra output (segmentation, heatmaps) drawn over the photo; None hides it."""
+        self.overlay_item.setPixmap(QPixmap.fromImage(rgba_to_qimage(rgba)) if rgba is not None else QPixmap())
+
+    def set_mask_style(self, color: QColor, opacity: float) -> None:
+        self.mask_color, self.mask_opacity = color, opacity
+        self.mask_item.set_colors(color, opacity)
+
+    # -- faces --------------------------------------------------------------------------------
+    def _draw_faces(self) -> None:
+        for item in self.face_items:
+            self.scene().removeItem(item)
+        self.face_items = []
+        several = len(self.document.faces) > 1
+        for index, face in enumerate(self.document.faces):
+            selected = index == self.document.selected_face
+            x0, y0, x1, y1 = face.box
+            outline = QGraphicsPathItem()
+            path = QPainterPath()
+            radius = 0.12 * (x1 - x0)
+            path.addRoundedRect(QRectF(x0, y0, x1 - x0, y1 - y0), radius, radius)
+            outline.setPath(path)
+            pen = cosmetic_pen(FACE_COLOR, 2) if selected else cosmetic_pen(QColor(200, 200, 200, 160), 1.5, Qt.PenStyle.DashLine)
+            outline.setPen(pen)
+            outline.setZValue(self.outline_item.zValue())
+            outline.setToolTip(f"Face {index + 1}" + ("" if selected else " (pick it with the face tool)"))
+            self.scene().addItem(outline)
+            self.face_items.append(outline)
+            if several:
+                label = QGraphicsSimpleTextItem(str(index + 1), outline)
+                label.setBrush(QBrush(pen.color()))
+                label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations)
+                label.setPos(x0, y0)
+
+    def face_at(self, pos: QPointF) -> int | None:
+        """Index of the smallest face whose box holds ``pos`` (nested faces: the inner one)."""
+        hits = [(face.area, i) for i, face in enumerate(self.document.faces)
+                if face.box[0] <= pos.x() <= face.box[2] and face.box[1] <= pos.y() <= face.box[3]]
+        return min(hits)[1] if hits else None
+
+    # -- zoom ---------------------------------------------------------------------------------
+    @property
+    def zoom(self) -> float:
+        return self.transform().m11()
+
+    def zoom_by(self, factor: float) -> None:
+        factor = float(np.clip(self.zoom * factor, MIN_ZOOM, MAX_ZOOM)) / self.zoom
+        self.scale(factor, factor)
+        self.zoom_changed.emit(self.zoom)
+
+    def fit(self) -> None:
+        if not self.document.is_empty:
+            self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+            self.zoom_changed.emit(self.zoom)
+
+    def actual_size(self) -> None:
+        self.zoom_by(1.0 / self.zoom)
+
+    def wheelEvent(self, event) -> None:
+        steps = event.angleDelta().y() / 120
+        if steps:
+            self.zoom_by(ZOOM_STEP**steps)
+        event.accept()
+
+    # -- tools --------------------------------------------------------------------------------
+    def set_tool(self, tool: Tool) -> None:
+        self.cancel_shape()
+        self.tool = tool
+        self._update_cursor(None)
+
+    def cancel_shape(self) -> None:
+        """Abandon a half-drawn shape (Esc); brush strokes are committed as they go."""
+        if self._mask_before is not None and self.tool.paints_on_release:
+            self.tool.cancel()
+            self._mask_before = None
+            self.outline_item.setPath(QPainterPath())
+
+    def close_polygon(self) -> None:
+        if isinstance(self.tool, PolygonTool) and self._mask_before is not None:
+            self._painted(self.tool.close_polygon())
+            self._commit_edit()
+
+    def set_space_held(self, held: bool) -> None:
+        self._space_held = held
+        self.viewport().setCursor(Qt.CursorShape.OpenHandCursor if held else Qt.CursorShape.CrossCursor)
+
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if self.document.is_empty:
+            return super().mousePressEvent(event)
+        button = event.button()
+        if button == Qt.MouseButton.MiddleButton or (button == Qt.MouseButton.LeftButton and self._space_held):
+            self._pan_from = event.position()
+            self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
+            return
+        pos = self.mapToScene(event.position().toPoint())
+        if isinstance(self.tool, PickFaceTool):
+            index = self.face_at(pos)
+            if index is not None:
+                self.face_clicked.emit(index)
+            return
+        if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
+            if self._mask_before is None:
+                self._mask_before = self.document.mask.copy()
+            self._painted(self.tool.press(self.document.mask, pos, erase=button == Qt.MouseButton.RightButton))
+            self._show_outline()
+
+    def mouseMoveEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            delta = event.position() - self._pan_from
+            self._pan_from = event.position()
+            self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
+            self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
+            return
+        pos = self.mapToScene(event.position().toPoint())
+        self._update_cursor(pos)
+        if self._mask_before is not None and event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
+            self._painted(self.tool.move(pos))
+            self._show_outline()
+
+    def mouseReleaseEvent(self, event: QMouseEvent) -> None:
+        if self._pan_from is not None:
+            self._pan_from = None
+            self.set_space_held(self._space_held)
+            return
+        if self._mask_before is None:
+            return
+        self._painted(self.tool.release(self.mapToScene(event.position().toPoint())))
+        if self.tool.finished():
+            self._commit_edit()
+        else:
+            self._show_outline()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent) -> None:
+        if isinstance(self.tool, PolygonTool):
+            self.close_polygon()
+        else:
+            self.mousePressEvent(event)
+
+    def leaveEvent(self, event) -> None:
+        self._update_cursor(None)
+        super().leaveEvent(event)
+
+    def _painted(self, rect: QRect | None) -> None:
+        if rect is not None:
+            self.document.notify_mask_painted(rect)
+
+    def _commit_edit(self) -> None:
+        before, self._mask_before = self._mask_before, None
+        self.outline_item.setPath(QPainterPath())
+        self.mask_edited.emit(before, self.tool.label)
+
+    def _show_outline(self) -> None:
+        self.outline_item.setPath(self.tool.outline() or QPainterPath())
+
+    def _update_cursor(self, pos: QPointF | None) -> None:
+        size = getattr(self.tool, "size", None)
+        if pos is None or size is None or self._space_held:
+            self.cursor_item.hide()
+            return
+        self.cursor_item.setRect(QRectF(pos.x() - size / 2, pos.y() - size / 2, size, size))
+        self.cursor_item.show()

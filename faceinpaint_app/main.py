@@ -1,0 +1,222 @@
+"""``faceinpaint``: start the desktop studio, optionally scripted for screenshots and smoke tests.
+
+``faceinpaint IMAGE --preset mouth --model telea --screenshot out.png`` loads the photo, applies
+the preset, runs the model, saves a screenshot of the whole window and exits 0 (non-zero with a
+message on stderr on failure). It works offscreen (``QT_QPA_PLATFORM=offscreen``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtWidgets import QApplication
+
+from faceinpaint_app.preferences import THEMES
+
+APP_NAME = "FaceInpaint"
+DEFAULT_TIMEOUT_S = 600
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="faceinpaint", description="Complete occluded faces in photos.")
+    parser.add_argument("image", nargs="?", type=Path, help="photo to open")
+    parser.add_argument("--mask", type=Path, help="mask PNG to load (white = to complete)")
+    parser.add_argument("--preset", help="mask preset to apply, e.g. mouth, left-eye, random-block")
+    parser.add_argument("--model", help="model to run on the masked photo, e.g. telea")
+    parser.add_argument("--compare", help="comma-separated models to run side by side, e.g. telea,navier-stokes")
+    parser.add_argument("--samples", type=int, default=1, help="completions to draw (models that sample)")
+    parser.add_argument("--seed", type=int, help="seed of the first sample")
+    parser.add_argument("--screenshot", type=Path, help="save a PNG of the window once done, then exit")
+    parser.add_argument("--theme", choices=THEMES, help="colour theme (default: the saved preference)")
+    parser.add_argument("--size", default="1360x860", help="window size for screenshots, WIDTHxHEIGHT")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds before a scripted run gives up")
+    return parser
+
+
+def dark_palette() -> QPalette:
+    palette = QPalette()
+    base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(223, 225, 229)
+    accent = QColor(53, 132, 228)
+    for role, color in (
+        (QPalette.ColorRole.Window, window),
+        (QPalette.ColorRole.WindowText, text),
+        (QPalette.ColorRole.Base, base),
+        (QPalette.ColorRole.AlternateBase, QColor(38, 39, 42)),
+        (QPalette.ColorRole.ToolTipBase, window),
+        (QPalette.ColorRole.ToolTipText, text),
+        (QPalette.ColorRole.Text, text),
+        (QPalette.ColorRole.Button, window),
+        (QPalette.ColorRole.ButtonText, text),
+        (QPalette.ColorRole.BrightText, QColor(255, 90, 90)),
+        (QPalette.ColorRole.Highlight, accent),
+        (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)),
+        (QPalette.ColorRole.Link, accent.lighter(130)),
+        (QPalette.ColorRole.PlaceholderText, QColor(140, 142, 148)),
+        (QPalette.ColorRole.Dark, QColor(22, 23, 25)),
+        (QPalette.ColorRole.Mid, QColor(60, 62, 66)),
+    ):
+        palette.setColor(role, color)
+    disabled = QColor(120, 122, 128)
+    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
+        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
+    return palette
+
+
+def apply_theme(app: QApplication, theme: str) -> None:
+    """Fusion with a dark or light palette; "system" follows the desktop's colour scheme."""
+    app.setStyle("Fusion")
+    dark = theme == "dark" or (theme == "system" and app.styleHints().colorScheme() == Qt.ColorScheme.Dark)
+    app.setPalette(dark_palette() if dark else app.style().standardPalette())
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--size must look like 1360x860, got {text!r}") from None
+    return width, height
+
+
+class ScriptedRun:
+    """Drive the window through load -> mask -> run -> screenshot and set the exit code."""
+
+    def __init__(self, window, args: argparse.Namespace) -> None:
+        self.window, self.args = window, args
+        self.exit_code: int | None = None
+        self._face_wait_done = False
+        QTimer.singleShot(round(args.timeout * 1000), lambda: self.fail(f"gave up after {args.timeout:g} s"))
+
+    def start(self) -> None:
+        if self.window.document.is_empty:
+            self.fail(self.window.last_error or "no photo was loaded")
+            return
+        self.window.faces_ready.connect(self._after_faces, Qt.ConnectionType.SingleShotConnection)
+
+    def _after_faces(self) -> None:
+        window, args = self.window, self.args
+        if args.mask is not None:
+            from engine.errors import FaceInpaintError
+            from engine.imageio import read_mask
+
+            try:
+                mask = read_mask(args.mask, window.document.mask.shape, resize=True)
+            except FaceInpaintError as err:
+                return self.fail(str(err))
+            window.replace_mask(mask if mask.ndim == 2 else mask.max(axis=2), f"Import {args.mask.name}")
+        if args.preset and not window.apply_preset(args.preset, seed=args.seed):
+            return self.fail(window.last_error)
+        models = [m.strip() for m in args.compare.split(",") if m.strip()] if args.compare else []
+        if args.model and not models:
+            models = [args.model]
+        if not models:
+            return self._finish()
+        unavailable = self._check_models(models)
+        if unavailable:
+            return self.fail(unavailable)
+        window.run_finished.connect(self._after_run, Qt.ConnectionType.SingleShotConnection)
+        if args.compare:
+            window.model_panel.set_checked(models)
+            window.compare(models)
+        else:
+            window.model_panel.select(models[0])
+            window.run_models(models, samples=args.samples, seed=args.seed)
+        if not window.engine.busy:
+            self.fail(window.last_error or "the run did not start")
+
+    def _check_models(self, models: list[str]) -> str:
+        entries = self.window.model_panel.entries
+        for name in models:
+            if name not in entries:
+                return f"no model called {name!r}; known models: {', '.join(entries)}"
+            if not entries[name].ready:
+                return f"{name} cannot run: {entries[name].reason}"
+        return ""
+
+    def _after_run(self, produced_results: bool) -> None:
+        if not produced_results:
+            return self.fail(self.window.last_error or "the run produced no result")
+        self._finish()
+
+    def _finish(self) -> None:
+        if self.args.screenshot is None:
+            return self.succeed()
+        QTimer.singleShot(150, self._screenshot)  # let layouts settle and the last repaint land
+
+    def _screenshot(self) -> None:
+        from engine.errors import FaceInpaintError
+        from engine.imageio import save_image
+        from faceinpaint_app.qimage import qimage_to_rgb
+
+        try:
+            save_image(self.args.screenshot, qimage_to_rgb(self.window.grab().toImage()), overwrite=True)
+        except FaceInpaintError as err:
+            return self.fail(str(err))
+        print(f"saved {self.args.screenshot}")
+        self.succeed()
+
+    def succeed(self) -> None:
+        self._exit(0)
+
+    def fail(self, message: str) -> None:
+        print(f"faceinpaint: error: {message}", file=sys.stderr)
+        self._exit(1)
+
+    def _exit(self, code: int) -> None:
+        if self.exit_code is None:
+            self.exit_code = code
+            self.window.close()
+            QApplication.instance().exit(code)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    scripted = any((args.screenshot, args.model, args.compare, args.preset, args.mask))
+    if scripted and args.image is None:
+        parser.error("a scripted run (--model, --compare, --preset, --mask, --screenshot) needs an IMAGE")
+    if args.samples < 1:
+        parser.error("--samples must be at least 1")
+    try:
+        size = parse_size(args.size)
+    except argparse.ArgumentTypeError as err:
+        parser.error(str(err))
+
+    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app.setOrganizationName(APP_NAME)
+    app.setApplicationName(APP_NAME)
+    from faceinpaint_app.main_window import MainWindow
+    from faceinpaint_app.preferences import Preferences
+
+    if scripted:  # a scripted run neither reads nor changes the user's settings
+        settings_dir = tempfile.TemporaryDirectory(prefix="faceinpaint-")
+        prefs = Preferences(QSettings(str(Path(settings_dir.name) / "settings.ini"), QSettings.Format.IniFormat))
+    else:
+        prefs = Preferences()
+    theme = args.theme or prefs.theme
+    apply_theme(app, theme)
+    if theme == "system":
+        app.styleHints().colorSchemeChanged.connect(lambda _: apply_theme(app, "system"))
+
+    window = MainWindow(prefs, ask_before_discarding=not scripted)
+    if scripted:
+        window.resize(*size)
+    window.show()
+    if args.image is not None:
+        window.open_path(args.image)
+    if not scripted:
+        return app.exec()
+    script = ScriptedRun(window, args)
+    script.start()
+    code = app.exec() if script.exit_code is None else script.exit_code
+    settings_dir.cleanup()
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

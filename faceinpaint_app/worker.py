@@ -1,0 +1,231 @@
+"""Model runs and face detection on a worker thread, so the window never blocks.
+
+``EngineClient`` lives in the GUI thread and owns a ``QThread`` running one ``EngineWorker``.
+Jobs travel to the worker as queued signals; progress, previews and outcomes travel back the
+same way. Cancelling sets a ``threading.Event`` that models poll through ``should_cancel``.
+Models are created once per (name, device) and cached on the worker thread.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal, Slot
+
+from engine.errors import CancelledError, FaceInpaintError
+
+log = logging.getLogger(__name__)
+
+PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress updates a second reach the GUI
+PREVIEW_INTERVAL_S = 0.2  # previews cost a QImage conversion: fewer of them
+
+
+@dataclass
+class InpaintJob:
+    """One request: run each of ``models`` on the same image and mask."""
+
+    models: list[str]
+    image: np.ndarray
+    mask: np.ndarray
+    samples: int = 1
+    seed: int | None = None
+    face: Any = None  # engine.face.Face the user picked, or None to let the model choose
+    device: str = "auto"
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. {"iterations": 300}, set on models having them
+    reference: np.ndarray | None = None  # the intact photo: when given, results are scored against it
+    job_id: int = 0
+    cancel_event: threading.Event = field(default_factory=threading.Event)
+
+
+@dataclass
+class ModelOutcome:
+    """What one model of a job produced: results, or a message fit to show the user."""
+
+    model: str
+    results: list = field(default_factory=list)  # engine.inpainter.InpaintResult
+    error: str = ""
+    metrics: list[dict[str, float]] = field(default_factory=list)  # one dict per result when scored
+
+
+def readable_error(model: str, err: BaseException) -> str:
+    """A message a user can act on, whatever went wrong inside the engine."""
+    if isinstance(err, FaceInpaintError):
+        return str(err)
+    if isinstance(err, MemoryError) or "out of memory" in str(err).lower():
+        return f"{model} ran out of memory: try a smaller photo, fewer samples, or the CPU device"
+    return f"{model} failed unexpectedly ({type(err).__name__}: {err})"
+
+
+class EngineWorker(QObject):
+    progress = Signal(int, str, float, str, object)  # job id, model, fraction, message, preview or None
+    model_finished = Signal(int, object)  # job id, ModelOutcome
+    job_finished = Signal(int, bool)  # job id, cancelled
+    faces_found = Signal(int, object, str)  # request id, list of Face, error message
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._models: dict[tuple[str, str], Any] = {}
+
+    @Slot(object)
+    def run(self, job: InpaintJob) -> None:
+        cancelled = False
+        for name in job.models:
+            if job.cancel_event.is_set():
+                cancelled = True
+                break
+            try:
+                outcome = self._run_model(name, job)
+            except CancelledError:
+                cancelled = True
+                break
+            except Exception as err:  # noqa: BLE001 -- every failure must reach the user, not kill the thread
+                log.exception("model %s failed", name)
+                outcome = ModelOutcome(name, error=readable_error(name, err))
+            self.model_finished.emit(job.job_id, outcome)
+        self.job_finished.emit(job.job_id, cancelled)
+
+    def _run_model(self, name: str, job: InpaintJob) -> ModelOutcome:
+        model = self.model(name, job.device)
+        for option, value in job.options.items():
+            if hasattr(model, option):
+                setattr(model, option, value)
+        results = model.inpaint(
+            job.image,
+            job.mask,
+            samples=job.samples,
+            seed=job.seed,
+            face=job.face,
+            progress=self._progress_reporter(job.job_id, name),
+            should_cancel=job.cancel_event.is_set,
+        )
+        outcome = ModelOutcome(name, results)
+        if job.reference is not None:
+            outcome.metrics = [score_result(job.reference, r.image, job.mask, job.face) for r in results]
+        return outcome
+
+    def model(self, name: str, device: str):
+        """The cached model instance for (name, device), created and loaded on first use."""
+        key = (name, device)
+        if key not in self._models:
+            from engine.inpainter import create_model
+
+            model = create_model(name, device=device)
+            model.load()
+            self._models[key] = model
+        return self._models[key]
+
+    def _progress_reporter(self, job_id: int, name: str):
+        last = {"progress": 0.0, "preview": 0.0}
+
+        def report(fraction: float, message: str = "", preview: np.ndarray | None = None) -> None:
+            now = time.monotonic()
+            if preview is not None and now - last["preview"] >= PREVIEW_INTERVAL_S:
+                last["preview"] = last["progress"] = now
+                self.progress.emit(job_id, name, float(fraction), message, np.array(preview, copy=True))
+            elif fraction >= 1.0 or now - last["progress"] >= PROGRESS_INTERVAL_S:
+                last["progress"] = now
+                self.progress.emit(job_id, name, float(fraction), message, None)
+
+        return report
+
+    @Slot(int, object)
+    def detect_faces(self, request_id: int, image: np.ndarray) -> None:
+        try:
+            from engine.face import detect_faces
+
+            faces, error = detect_faces(image), ""
+        except Exception as err:  # noqa: BLE001 -- a detector failure only disables face features
+            log.exception("face detection failed")
+            faces, error = [], readable_error("face detection", err)
+        self.faces_found.emit(request_id, faces, error)
+
+
+def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray, face: Any) -> dict[str, float]:
+    """PSNR and SSIM around the hole, and landmark NME, of a completion against the intact photo.
+
+    Pixels outside the mask are identical by contract, so image scores over the whole photo
+    would mostly measure its size; they are taken over the hole's bounding box plus a margin.
+    NME compares landmarks detected on the completion with those of the original face; it is
+    left out when no face is found in either.
+    """
+    from engine import metrics
+    from engine.face import detect_faces
+    from engine.inpainter import region_of_interest
+
+    y0, y1, x0, x1 = region_of_interest(mask, margin=16)
+    ref_part, out_part = reference[y0:y1, x0:x1], completed[y0:y1, x0:x1]
+    scores = {"PSNR": metrics.psnr(ref_part, out_part), "SSIM": metrics.ssim(ref_part, out_part)}
+    reference_faces = [face] if face is not None else detect_faces(reference)
+    completed_faces = detect_faces(completed)
+    if reference_faces and completed_faces:
+        ref68 = reference_faces[0].landmarks
+        nearest = min(completed_faces, key=lambda f: float(np.abs(f.landmarks - ref68).mean()))
+        scores["NME"] = metrics.landmark_nme(nearest.landmarks, ref68)
+    return scores
+
+
+class EngineClient(QObject):
+    """The GUI thread's handle on the worker: start, cancel, and shut down cleanly."""
+
+    progress = Signal(int, str, float, str, object)
+    model_finished = Signal(int, object)
+    job_finished = Signal(int, bool)
+    faces_found = Signal(int, object, str)
+    _submit = Signal(object)
+    _detect = Signal(int, object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._ids = itertools.count(1)
+        self._thread = QThread()
+        self._thread.setObjectName("faceinpaint-engine")
+        self.worker = EngineWorker()
+        self.worker.moveToThread(self._thread)
+        self._submit.connect(self.worker.run)
+        self._detect.connect(self.worker.detect_faces)
+        self.worker.progress.connect(self.progress)
+        self.worker.model_finished.connect(self.model_finished)
+        self.worker.job_finished.connect(self._on_job_finished)
+        self.worker.faces_found.connect(self.faces_found)
+        self._thread.finished.connect(self.worker.deleteLater)
+        self._thread.start()
+        self.current: InpaintJob | None = None
+
+    @property
+    def busy(self) -> bool:
+        return self.current is not None
+
+    def start(self, job: InpaintJob) -> int:
+        """Queue ``job`` (one at a time) and return its id."""
+        if self.busy:
+            raise RuntimeError("a model is already running")
+        job.job_id = next(self._ids)
+        self.current = job
+        self._submit.emit(job)
+        return job.job_id
+
+    def detect_faces(self, image: np.ndarray) -> int:
+        request_id = next(self._ids)
+        self._detect.emit(request_id, image)
+        return request_id
+
+    def cancel(self) -> None:
+        if self.current is not None:
+            self.current.cancel_event.set()
+
+    def _on_job_finished(self, job_id: int, cancelled: bool) -> None:
+        if self.current is not None and self.current.job_id == job_id:
+            self.current = None
+        self.job_finished.emit(job_id, cancelled)
+
+    def shutdown(self, timeout_ms: int = 10_000) -> bool:
+        """Cancel any run and stop the thread; True when it stopped within ``timeout_ms``."""
+        self.cancel()
+        self._thread.quit()
+        return self._thread.wait(timeout_ms)
