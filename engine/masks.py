@@ -24,6 +24,7 @@ import numpy as np
 
 from engine.errors import MaskError, NoFaceError
 from engine.face import types as lm
+from engine.face.align import TEMPLATE_FRACTIONS
 
 Seed = int | np.random.Generator | None
 Size = int | tuple[int, int]
@@ -307,11 +308,6 @@ class Preset:
     needs_landmarks: bool = True
 
 
-# The agreed canonical crop (engine.face.align): eyes at y = 0.40 S, 0.29 S apart, centred in x.
-TEMPLATE_EYE_Y = 0.40
-TEMPLATE_INTEROCULAR = 0.29
-
-
 class _FaceFrame:
     """Coordinates along the eye line (u, towards the image-right eye) and across it (v, down),
     in units of the inter-ocular distance d, with the origin between the eyes.
@@ -411,9 +407,11 @@ def _half(side):
 
 def _center_block(frame, mask):
     """The centre 0.5 S x 0.5 S square of the canonical crop, wherever the face is."""
-    centre_v = (0.5 - TEMPLATE_EYE_Y) / TEMPLATE_INTEROCULAR
-    side = 0.5 / TEMPLATE_INTEROCULAR
-    frame.fill_box(mask, (0.0, centre_v), side, side)
+    left_eye, right_eye = TEMPLATE_FRACTIONS[0], TEMPLATE_FRACTIONS[1]
+    interocular = float(np.hypot(*(right_eye - left_eye)))  # template is level: no rotation to undo
+    crop_centre = (np.array([0.5, 0.5]) - (left_eye + right_eye) / 2) / interocular
+    side = 0.5 / interocular
+    frame.fill_box(mask, crop_centre, side, side)
 
 
 PRESETS: dict[str, Preset] = {

@@ -9,9 +9,10 @@ from PIL import Image
 from engine import masks
 from engine.errors import MaskError, NoFaceError
 from engine.face import types as lm
+from engine.face.align import TEMPLATE_FRACTIONS
 
 CROP = 128
-TEMPLATE_EYES = np.array([[0.355, 0.40], [0.645, 0.40]]) * CROP
+TEMPLATE_EYES = TEMPLATE_FRACTIONS[:2] * CROP
 
 
 def _canonical(landmarks: np.ndarray) -> np.ndarray:
