@@ -3,7 +3,8 @@
     faceinpaint-eval --data ../shared/data/utkface/val --protocol collagan-occlusions \\
         --models telea,navier-stokes --markdown eval.md --json eval.json
 
-Prints the tables, writes JSON and/or Markdown on request. Bad input exits with status 2 and one
+Prints the tables, writes JSON and/or Markdown on request. ``--config run.toml`` reads the
+same settings (``engine.evaluation.EvalConfig`` fields) from TOML; options on the command line win. Bad input exits with status 2 and one
 line on stderr.
 """
 
@@ -26,18 +27,17 @@ SKIPPED_SHOWN = 10  # the JSON lists them all
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description="Evaluate inpainting models on aligned face crops.")
-    parser.add_argument("--data", type=Path, action="append", required=True, help="folder of face photos (repeatable)")
-    parser.add_argument("--protocol", choices=PROTOCOLS, required=True, help="occlusion cases to run")
-    parser.add_argument("--models", required=True, help="comma-separated model names, e.g. telea,navier-stokes")
-    parser.add_argument(
-        "--weights", action="append", default=[], metavar="NAME=FILE", help="weights file for a model (repeatable)"
-    )
+    parser.add_argument("--config", type=Path, help="TOML file with EvalConfig fields; options given here win")
+    parser.add_argument("--data", type=Path, action="append", help="folder of face photos (repeatable)")
+    parser.add_argument("--protocol", choices=PROTOCOLS, help="occlusion cases to run")
+    parser.add_argument("--models", help="comma-separated model names, e.g. telea,navier-stokes")
+    parser.add_argument("--weights", action="append", metavar="NAME=FILE", help="weights file for a model (repeatable)")
     parser.add_argument("--masks", type=Path, help="folder of mask PNGs for the irregular protocol")
     parser.add_argument("--resolution", type=int, help="aligned crop size (default: the protocol's paper's)")
     parser.add_argument("--limit", type=int, help="use only the first N images (sorted by path)")
-    parser.add_argument("--seed", type=int, default=0, help="mask of image i is drawn from seed + i")
-    parser.add_argument("--device", default="auto", help="auto, cuda, mps or cpu")
-    parser.add_argument("--face-backend", choices=FACE_BACKENDS, default="auto", help="face detector")
+    parser.add_argument("--seed", type=int, help="mask of image i is drawn from seed + i (default 0)")
+    parser.add_argument("--device", help="auto (default), cuda, mps or cpu")
+    parser.add_argument("--face-backend", choices=FACE_BACKENDS, help="face detector (default auto)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -54,6 +54,25 @@ def parse_weights(pairs: list[str]) -> dict[str, Path]:
     return weights
 
 
+def make_config(args: argparse.Namespace) -> EvalConfig:
+    """The EvalConfig of the options, on top of ``--config`` when given."""
+    given = {
+        "data": args.data,
+        "protocol": args.protocol,
+        "models": [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
+        "weights": parse_weights(args.weights) if args.weights else None,
+        "masks": args.masks,
+        "resolution": args.resolution,
+        "limit": args.limit,
+        "seed": args.seed,
+        "face_backend": args.face_backend,
+        "device": args.device,
+    }
+    if args.config is not None:
+        return EvalConfig.from_toml(args.config, **given)
+    return EvalConfig(**{k: v for k, v in given.items() if v is not None})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -61,19 +80,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--resolution must be at least 16")
     if args.limit is not None and args.limit < 1:
         parser.error("--limit must be at least 1")
+    if args.config is None and not (args.data and args.protocol and args.models):
+        parser.error("give --data, --protocol and --models (or a --config file)")
     try:
-        config = EvalConfig(
-            data=args.data,
-            protocol=args.protocol,
-            models=[m.strip() for m in args.models.split(",") if m.strip()],
-            weights=parse_weights(args.weights),
-            masks=args.masks,
-            resolution=args.resolution,
-            limit=args.limit,
-            seed=args.seed,
-            face_backend=args.face_backend,
-            device=args.device,
-        )
+        config = make_config(args)
         for out in (args.json, args.markdown):
             if out is not None and out.parent and not out.parent.is_dir():
                 raise ImageWriteError(f"cannot write {out}: the folder {out.parent} does not exist")

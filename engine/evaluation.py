@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import math
 import os
+import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -141,6 +142,10 @@ class EvalConfig:
     def __post_init__(self) -> None:
         from engine.errors import MaskError
 
+        self.data = [Path(d) for d in ([self.data] if isinstance(self.data, (str, Path)) else self.data)]
+        self.models = [self.models] if isinstance(self.models, str) else list(self.models)
+        self.weights = {name: Path(file) for name, file in self.weights.items()}
+        self.masks = Path(self.masks) if self.masks is not None else None
         if self.protocol not in PROTOCOLS:
             raise FaceInpaintError(f"unknown protocol {self.protocol!r}; choose one of {', '.join(PROTOCOLS)}")
         if self.protocol == "irregular" and self.masks is None:
@@ -154,6 +159,23 @@ class EvalConfig:
     @property
     def size(self) -> int:
         return self.resolution or PROTOCOLS[self.protocol].default_resolution
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **overrides: Any) -> EvalConfig:
+        """Read a config from TOML (keys = field names); ``overrides`` that are not None win."""
+        try:
+            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
+            raise FaceInpaintError(f"cannot read the eval config {path}: {err}") from err
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise FaceInpaintError(f"{path}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        missing = sorted({"data", "protocol", "models"} - set(values))
+        if missing:
+            raise FaceInpaintError(f"{path}: missing {', '.join(missing)}")
+        return cls(**values)
 
 
 @dataclass

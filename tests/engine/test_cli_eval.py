@@ -71,3 +71,22 @@ def test_limit_5_on_utkface_val(shared_data, tmp_path):
     assert report["config"]["images"] == 5
     assert all(r["n"] == 5 - report["skipped"] for r in report["rows"]) and len(report["rows"]) == 6
     assert all(20 < r["psnr"] < 45 for r in report["rows"])
+
+
+def test_toml_config_with_command_line_overrides(faces_dir, tmp_path):
+    config = tmp_path / "eval.toml"
+    config.write_text(
+        f'data = ["{faces_dir}"]\nprotocol = "center-block"\nmodels = ["telea"]\nresolution = 80\nlimit = 1\n'
+    )
+    out = tmp_path / "r.json"
+    assert main(["--config", str(config), "--resolution", "72", "--quiet", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["config"]["resolution"] == 72 and report["config"]["images"] == 1
+    assert report["config"]["protocol"] == "center-block"
+
+
+def test_bad_toml_config(tmp_path, capsys):
+    config = tmp_path / "eval.toml"
+    config.write_text('protocol = "center-block"\nspeed = "fast"\n')
+    assert main(["--config", str(config)]) == 2
+    assert "speed" in capsys.readouterr().err
