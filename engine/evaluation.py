@@ -24,9 +24,23 @@ from typing import Any
 
 import cv2
 import numpy as np
+from tqdm import tqdm
 
-from engine.errors import FaceInpaintError, WeightsError
+from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
+from engine.face import align_face, detect_faces, detect_landmarks
+from engine.imageio import read_image
 from engine.inpainter import InpaintModel, composite, create_model, get_model_class
+from engine.masks import (
+    COLLAGAN_CASES,
+    COLLAGAN_CODES,
+    MDE_CASES,
+    IrregularMaskFolder,
+    hole_area_bucket,
+    preset_mask,
+    random_block,
+    random_noise,
+    resize_mask,
+)
 from engine.metrics import l1_hole, landmark_nme, psnr, ssim
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
@@ -44,33 +58,13 @@ class Protocol:
     name: str
     default_resolution: int
     source: str
-    cases: Callable[[], tuple[str, ...]]
+    cases: tuple[str, ...]
     make_mask: MaskMaker | None = None  # None: masks come from a folder (see IrregularMasks)
-    labels: Callable[[], dict[str, str]] = dict  # case -> column header, e.g. "O1 left-eye"
+    labels: dict[str, str] = field(default_factory=dict)  # case -> column header, e.g. "O1 left-eye"
 
 
 def _preset(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
-    from engine.masks import preset_mask
-
     return preset_mask(case, landmarks, (size, size), seed=seed)
-
-
-def _collagan_cases() -> tuple[str, ...]:
-    from engine.masks import COLLAGAN_CASES
-
-    return tuple(COLLAGAN_CASES)
-
-
-def _collagan_labels() -> dict[str, str]:
-    from engine.masks import COLLAGAN_CODES
-
-    return {case: f"{code} {case}" for code, case in COLLAGAN_CODES.items()}
-
-
-def _mde_cases() -> tuple[str, ...]:
-    from engine.masks import MDE_CASES
-
-    return tuple(MDE_CASES)
 
 
 def _center_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
@@ -82,26 +76,29 @@ def _center_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.
 
 def _random_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
     """One square of half the crop's side at a random place (64 x 64 at 128 px, seeds 000/003)."""
-    from engine.masks import random_block
-
     return random_block((size, size), block=size // 2, seed=seed)
 
 
 def _noise_80(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
-    from engine.masks import random_noise
-
     return random_noise((size, size), ratio=0.8, seed=seed)
 
 
 PROTOCOLS: dict[str, Protocol] = {
     p.name: p
     for p in (
-        Protocol("collagan-occlusions", 128, "seed 000 Table 1 (O1-O6)", _collagan_cases, _preset, _collagan_labels),
-        Protocol("mde-occlusions", 96, "seed 004 Table 3", _mde_cases, _preset),
-        Protocol("center-block", 64, "seed 002 central square", lambda: ("center-block",), _center_block),
-        Protocol("random-block", 128, "seeds 000/003 random 64x64 block at 128 px", lambda: ("random-block",), _random_block),
-        Protocol("irregular", 128, "irregular masks from --masks, by hole-area bucket", lambda: ()),
-        Protocol("noise-80", 64, "seed 002 random mask, 80% of pixels missing", lambda: ("noise-80",), _noise_80),
+        Protocol(
+            "collagan-occlusions",
+            128,
+            "seed 000 Table 1 (O1-O6)",
+            COLLAGAN_CASES,
+            _preset,
+            {case: f"{code} {case}" for code, case in COLLAGAN_CODES.items()},
+        ),
+        Protocol("mde-occlusions", 96, "seed 004 Table 3", MDE_CASES, _preset),
+        Protocol("center-block", 64, "seed 002 central square", ("center-block",), _center_block),
+        Protocol("random-block", 128, "seeds 000/003 random 64x64 block at 128 px", ("random-block",), _random_block),
+        Protocol("irregular", 128, "irregular masks from --masks, by hole-area bucket", ()),
+        Protocol("noise-80", 64, "seed 002 random mask, 80% of pixels missing", ("noise-80",), _noise_80),
     )
 }
 
@@ -110,14 +107,10 @@ class IrregularMasks:
     """Masks of a folder, one per image drawn from ``seed + i``, bucketed by hole area after the fact."""
 
     def __init__(self, root: Path) -> None:
-        from engine.masks import IrregularMaskFolder
-
         # No flips or rotations: eval uses the masks as they are, only the choice is random.
         self.folder = IrregularMaskFolder(root, flip=False, rotate=False)
 
     def __call__(self, size: int, seed: int) -> tuple[str, np.ndarray]:
-        from engine.masks import hole_area_bucket
-
         mask = self.folder.sample((size, size), seed)
         lo, hi = hole_area_bucket(mask, 0.1)
         return f"{round(lo * 100)}-{round(hi * 100)}%", mask
@@ -140,8 +133,6 @@ class EvalConfig:
     device: str = "auto"
 
     def __post_init__(self) -> None:
-        from engine.errors import MaskError
-
         self.data = [Path(d) for d in ([self.data] if isinstance(self.data, (str, Path)) else self.data)]
         self.models = [self.models] if isinstance(self.models, str) else list(self.models)
         self.weights = {name: Path(file) for name, file in self.weights.items()}
@@ -243,8 +234,6 @@ def _num(value: float | None, scale: float, digits: int) -> str:
 # -- the run --------------------------------------------------------------------------------------
 def list_images(folders: list[Path], limit: int | None = None) -> list[Path]:
     """Image files of the folders (not recursive), in sorted path order, the first ``limit``."""
-    from engine.errors import ImageReadError
-
     found = []
     for folder in folders:
         if not Path(folder).is_dir():
@@ -267,10 +256,6 @@ class _PreparedImage:
 
 
 def _prepare(path: Path, size: int, backend: str) -> _PreparedImage:
-    from engine.errors import NoFaceError
-    from engine.face import align_face, detect_faces
-    from engine.imageio import read_image
-
     image = read_image(path)
     faces = detect_faces(image, backend=backend)
     if not faces:
@@ -289,8 +274,6 @@ def _box_in_crop(box, matrix: np.ndarray, size: int) -> tuple[float, float, floa
 
 
 def _landmarks_or_none(crop: np.ndarray, box, backend: str) -> np.ndarray | None:
-    from engine.face import detect_landmarks
-
     try:
         return np.asarray(detect_landmarks(crop, box, backend=backend), np.float64)
     except FaceInpaintError:
@@ -311,8 +294,6 @@ class _ModelRunner:
         crop = composite(crop, np.zeros_like(crop), mask)
         if self.native is None:
             return self.model.complete(crop, mask, seed=seed)[0].image
-        from engine.masks import resize_mask
-
         small = cv2.resize(crop, (self.native,) * 2, interpolation=cv2.INTER_AREA if self.native < self.size else cv2.INTER_CUBIC)
         out = self.model.complete(small, resize_mask(mask, (self.native, self.native)), seed=seed)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
@@ -321,8 +302,6 @@ class _ModelRunner:
 
 def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
     """Run every model on every image and case of the protocol; see the module docstring."""
-    from tqdm import tqdm
-
     protocol = PROTOCOLS[config.protocol]
     size = config.size
     images = list_images(config.data, config.limit)
@@ -334,7 +313,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         runners[name] = _ModelRunner(create_model(name, device=config.device, weights=config.weights.get(name)), size)
         runners[name].model.load()
     irregular = IrregularMasks(config.masks) if config.protocol == "irregular" else None
-    cases = list(protocol.cases())
+    cases = list(protocol.cases)
     totals: dict[tuple[str, str], _Running] = {}
     skipped: list[dict[str, str]] = []
 
@@ -373,7 +352,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         "metrics": "whole aligned crop, uint8 RGB: PSNR (dB), SSIM (skimage, channel_axis=2); L1 in the hole (0-1);"
         " landmark NME = mean 68-point error on the result vs the original crop in the same box / inter-ocular",
     }
-    return EvalReport(rows, skipped, recorded, cases, protocol.labels())
+    return EvalReport(rows, skipped, recorded, cases, protocol.labels)
 
 
 def _masks_for(protocol, irregular, cases, prepared, size, seed) -> Iterator[tuple[str, np.ndarray]]:
