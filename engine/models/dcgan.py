@@ -168,7 +168,8 @@ class LatentSearch:
         for p in trainable:  # only z is optimised; no weight gradients to compute or leave behind
             p.requires_grad_(False)
         try:
-            return self._search(image, hole, seeds, progress, should_cancel)
+            with torch.enable_grad():  # callers often score under no_grad; the search needs z's gradient
+                return self._search(image, hole, seeds, progress, should_cancel)
         finally:
             for p in trainable:
                 p.requires_grad_(True)
