@@ -147,7 +147,7 @@ def save_results(results: list[InpaintResult], out: Path, args: argparse.Namespa
     from engine.imageio import save_image
 
     if args.samples == 1:
-        save_image(out, results[0].image, overwrite=args.overwrite, protect=args.image)
+        save_image(out, results[0].image, overwrite=args.overwrite, protect=None if args.overwrite else args.image)
         return [out]
     if len(results) < args.samples:
         print(f"{PROG}: {args.model} is deterministic: one completion instead of {args.samples}", file=sys.stderr)
@@ -157,7 +157,7 @@ def save_results(results: list[InpaintResult], out: Path, args: argparse.Namespa
     if clashes and not args.overwrite:
         raise ImageWriteError(f"{', '.join(clashes)} already exist; pass --overwrite to replace them")
     for path, result in zip(paths, results):
-        save_image(path, result.image, overwrite=args.overwrite, protect=args.image)
+        save_image(path, result.image, overwrite=args.overwrite, protect=None if args.overwrite else args.image)
     return paths
 
 

@@ -308,7 +308,8 @@ def save_image(
     """Save uint8 RGB (H x W x 3, or H x W x 4 RGBA, or H x W gray) atomically; returns the path.
 
     The format follows the extension. An existing file is never replaced unless ``overwrite``;
-    ``protect`` (the photo being edited) is never replaced unless ``overwrite`` too. EXIF keeps
+    ``protect`` (the photo being edited) is never replaced at all: a caller that has asked the
+    user and means to replace the input passes ``protect=None``. EXIF keeps
     everything but the orientation, which is reset to 1 because the pixels are already upright.
     ``alpha`` (H x W uint8) is stored by PNG, WebP and TIFF; JPEG and BMP get it composited over white.
     """
@@ -398,8 +399,8 @@ def _check_target(path: Path, *, overwrite: bool, protect: PathLike | None) -> N
         raise ImageWriteError(f"{path}: is a folder")
     if not path.parent.is_dir():
         raise ImageWriteError(f"{path}: the folder {path.parent} does not exist")
-    if protect is not None and not overwrite and _same_file(path, Path(protect)):
-        raise ImageWriteError(f"{path}: this is the input photo; refusing to replace it (pass overwrite=True to allow)")
+    if protect is not None and _same_file(path, Path(protect)):
+        raise ImageWriteError(f"{path}: this is the input photo; refusing to replace it (choose another file)")
     if path.exists() and not overwrite:
         raise ImageWriteError(f"{path}: the file already exists (pass overwrite=True to replace it)")
 

@@ -322,8 +322,10 @@ def test_input_photo_is_protected(tmp_path):
     (tmp_path / "sub").mkdir()
     with pytest.raises(ImageWriteError, match="input photo"):
         save_image(aliased, 255 - PHOTO, protect=photo)
+    with pytest.raises(ImageWriteError, match="input photo"):
+        save_image(aliased, 255 - PHOTO, protect=photo, overwrite=True)  # overwrite does not lift it
     assert photo.read_bytes() == before
-    save_image(aliased, 255 - PHOTO, protect=photo, overwrite=True)
+    save_image(aliased, 255 - PHOTO, protect=None, overwrite=True)  # the caller asked the user
     np.testing.assert_array_equal(read_image(photo), 255 - PHOTO)
 
 
