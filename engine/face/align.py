@@ -263,15 +263,10 @@ def paste_back(
 
     crop_to_box = aligned.inverse.astype(np.float64).copy()
     crop_to_box[:, 2] -= (x0, y0)
-    warped = cv2.warpAffine(
-        crop, crop_to_box, (x1 - x0, y1 - y0), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE
-    )
-    grid_y, grid_x = np.mgrid[y0:y1, x0:x1]
-    m = aligned.matrix
-    crop_x = m[0, 0] * grid_x + m[0, 1] * grid_y + m[0, 2]
-    crop_y = m[1, 0] * grid_x + m[1, 1] * grid_y + m[1, 2]
-    limit = aligned.size - 0.5
-    covered = (crop_x >= -0.5) & (crop_x <= limit) & (crop_y >= -0.5) & (crop_y <= limit)
+    box_size = (x1 - x0, y1 - y0)
+    warped = cv2.warpAffine(crop, crop_to_box, box_size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    everywhere = np.full((aligned.size, aligned.size), 255, dtype=np.uint8)
+    covered = cv2.warpAffine(everywhere, crop_to_box, box_size, flags=cv2.INTER_NEAREST) > 0
     fill = box_hole & covered
 
     if poisson:

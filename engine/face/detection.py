@@ -6,8 +6,8 @@
   accurate on hard faces). Its weights are not shipped: it is available only when
   ``2DFAN4-11f355bf06.pth.tar`` is in torch hub's checkpoint folder (``download_fan_weights()``).
 
-``"auto"`` uses FAN when its weights are present and fall back to dlib otherwise, also when the
-FAN file turns out to be unreadable. Models load once per process behind a lock.
+``"auto"`` uses FAN when its weights are present and falls back to dlib otherwise, also when
+the FAN file turns out to be unreadable. Models load once per process behind a lock.
 
 Detection runs on a copy no larger than ``MAX_DETECTION_SIDE`` (upsampled once when the photo is
 small) and the landmarks on the full-resolution photo inside the rescaled box, so a 12 MP photo
