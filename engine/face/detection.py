@@ -118,21 +118,25 @@ def _fan_reason() -> str:
     return ""
 
 
+_REASONS = {"fan": _fan_reason, "dlib": _dlib_reason}  # in "auto"'s order of preference
+
+
 def available_backends() -> dict[str, str]:
     """Backend name -> "" when it can run, else the reason it cannot (cheap: loads nothing)."""
-    return {"fan": _fan_reason(), "dlib": _dlib_reason()}
+    return {name: reason() for name, reason in _REASONS.items()}
 
 
 def _backend_order(backend: str) -> list[str]:
     """Backends to try for ``backend``, best first; raises when none can run."""
     if backend not in BACKENDS:
         raise ValueError(f"unknown face backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    reasons = available_backends()
     if backend != "auto":
-        if reasons[backend]:
-            raise BackendUnavailableError(f"the {backend} face backend cannot run: {reasons[backend]}")
+        reason = _REASONS[backend]()
+        if reason:
+            raise BackendUnavailableError(f"the {backend} face backend cannot run: {reason}")
         return [backend]
-    usable = [name for name in ("fan", "dlib") if not reasons[name]]
+    reasons = available_backends()
+    usable = [name for name, reason in reasons.items() if not reason]
     if not usable:
         details = "; ".join(f"{name}: {why}" for name, why in reasons.items())
         raise BackendUnavailableError(f"no face detector can run ({details}). Install one with: {INSTALL_HINT}")
