@@ -15,6 +15,17 @@ from PIL import Image
 COPIES = 6
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """Tiny networks gain nothing from threads, and on a shared 2-core machine they lose a lot."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def face_folder(tmp_path_factory, sample_photo) -> Path:
     root = tmp_path_factory.mktemp("faces")
