@@ -112,10 +112,12 @@ def _problem(path: Path, entry: Mapping[str, Any] | None) -> str | None:
     if size == 0:
         return f"weights file {path} is empty"
     with path.open("rb") as fh:
-        head = fh.read(8)
-    if head.startswith(b"PK") or head[:1] == b"\x80":
+        head = fh.read(9)
+    # safetensors: an 8-byte header length, then "{". Its first byte may be 0x80 (a length of
+    # 128 mod 256), so only a file without the "{" is taken for a zip or pickle checkpoint.
+    if head[8:9] != b"{" and (head.startswith(b"PK") or head[:1] == b"\x80"):
         return f"weights file {path} is a PyTorch pickle checkpoint; refusing to unpickle it (export it to .safetensors)"
-    header_len = int.from_bytes(head, "little") if len(head) == 8 else -1
+    header_len = int.from_bytes(head[:8], "little") if len(head) >= 8 else -1
     if not 0 < header_len <= min(HEADER_LIMIT, size - 8):
         return f"weights file {path} is not a safetensors file (or its header is truncated)"
     try:
