@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QGraphicsView,
     QGridLayout,
     QLabel,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +39,9 @@ class TileView(QGraphicsView):
         self.setDragMode(QGraphicsView.DragMode.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setBackgroundBrush(self.palette().dark())
+        # Ignore the image's size hint so every tile gets an equal share of the grid.
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.setMinimumSize(120, 90)
         self.horizontalScrollBar().valueChanged.connect(lambda _: grid.follow(self))
         self.verticalScrollBar().valueChanged.connect(lambda _: grid.follow(self))
 
@@ -50,6 +54,14 @@ class TileView(QGraphicsView):
         if steps:
             self.grid.zoom_all(ZOOM_STEP**steps, leader=self)
         event.accept()
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self.grid.auto_fit:
+            self.fit()
+
+    def fit(self) -> None:
+        self.fitInView(self.grid.focus or self.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
 
 
 class Tile(QFrame):
@@ -80,6 +92,19 @@ def format_metrics(metrics: dict[str, float]) -> str:
     return " · ".join(parts)
 
 
+def hole_frame(mask: np.ndarray, context: float = 1.0) -> QRectF | None:
+    """The hole's bounding box with ``context`` times its size around it, inside the photo."""
+    rows, cols = np.flatnonzero((mask > 127).any(axis=1)), np.flatnonzero((mask > 127).any(axis=0))
+    if rows.size == 0:
+        return None
+    h, w = mask.shape[:2]
+    pad_y, pad_x = context * (rows[-1] - rows[0] + 1), context * (cols[-1] - cols[0] + 1)
+    pad = max(pad_x, pad_y, 16)
+    x0, y0 = max(0.0, cols[0] - pad), max(0.0, rows[0] - pad)
+    x1, y1 = min(float(w), cols[-1] + 1 + pad), min(float(h), rows[-1] + 1 + pad)
+    return QRectF(x0, y0, x1 - x0, y1 - y0)
+
+
 class CompareGrid(QWidget):
     """Original plus one tile per model; zoom and pan are linked across the tiles."""
 
@@ -87,20 +112,28 @@ class CompareGrid(QWidget):
         super().__init__(parent)
         self.layout_ = QGridLayout(self)
         self.tiles: dict[str, Tile] = {}
+        self.auto_fit = True  # tiles follow the window size until the user zooms
+        self.focus: QRectF | None = None  # the part the tiles fit to: around the hole
         self._following = False
         self.hint = QLabel("Tick several models in the model panel and press Compare (Ctrl+Shift+R).")
         self.hint.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.layout_.addWidget(self.hint, 0, 0)
 
-    def start(self, original: np.ndarray, models: list[tuple[str, str]], scored: bool) -> None:
-        """Lay out the original and one pending tile per (name, display name)."""
+    def start(self, original: np.ndarray, models: list[tuple[str, str]], scored: bool, mask: np.ndarray) -> None:
+        """Lay out the original and one pending tile per (name, display name), framed on the hole."""
+        self.focus = hole_frame(mask)
         while self.layout_.count():
             widget = self.layout_.takeAt(0).widget()
             if widget is not None and widget is not self.hint:
                 widget.deleteLater()
         self.hint.hide()
         self.tiles = {}
+        self.auto_fit = True
         columns = math.ceil(math.sqrt(len(models) + 1))
+        rows = math.ceil((len(models) + 1) / columns)
+        for index in range(max(columns, rows, self.layout_.columnCount(), self.layout_.rowCount())):
+            self.layout_.setColumnStretch(index, 1 if index < columns else 0)
+            self.layout_.setRowStretch(index, 1 if index < rows else 0)
         original_tile = Tile(self, "Original")
         original_tile.caption.setText("reference for the scores" if scored else "as loaded")
         entries = [("__original__", original_tile)] + [(name, Tile(self, title)) for name, title in models]
@@ -130,17 +163,20 @@ class CompareGrid(QWidget):
     def _show(self, tile: Tile, image: np.ndarray) -> None:
         tile.image = image
         tile.view.show_image(image)
-        tile.view.fitInView(tile.view.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
-        leader = self.tiles.get("__original__")
-        if leader is not None and leader is not tile:
-            tile.view.setTransform(leader.view.transform())
+        leader = self.tiles["__original__"]
+        if self.auto_fit or tile is leader:
+            tile.view.fit()
+        else:
             self.follow(leader.view)
 
     def fit_all(self) -> None:
+        """Back to the whole photo in every tile."""
+        self.auto_fit, self.focus = True, None
         for tile in self.tiles.values():
-            tile.view.fitInView(tile.view.sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
+            tile.view.fit()
 
     def zoom_all(self, factor: float, leader: TileView) -> None:
+        self.auto_fit = False
         for tile in self.tiles.values():
             tile.view.scale(factor, factor)
         self.follow(leader)

@@ -48,6 +48,7 @@ from faceinpaint_app.preferences import Preferences, PreferencesDialog
 from faceinpaint_app.qimage import qimage_to_rgb, rgb_to_qimage
 from faceinpaint_app.results_browser import ResultEntry, ResultsBrowser
 from faceinpaint_app.shortcuts import ACTIONS, ShortcutSheet, key_sequences, shortcut_text
+from faceinpaint_app.signals import emit
 from faceinpaint_app.worker import EngineClient, InpaintJob, ModelOutcome
 
 log = logging.getLogger(__name__)
@@ -595,7 +596,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{len(faces)} faces found: pick one with the face tool (F).")
         else:
             self.statusBar().showMessage("Face found. Paint the area to complete, or pick a preset.")
-        self.faces_ready.emit()
+        emit(self.faces_ready)
 
     def _on_faces_changed(self) -> None:
         if self.document.selected_face is not None and len(self.document.faces) > 1:
@@ -618,7 +619,7 @@ class MainWindow(QMainWindow):
         if job_id is not None:
             infos = self.model_panel.entries
             self.compare_grid.start(self.document.original, [(n, infos[n].info.display_name) for n in names],
-                                    self.actions_["score"].isChecked())
+                                    self.actions_["score"].isChecked(), self.document.mask)
             self.tabs.setCurrentWidget(self.compare_grid)
 
     def run_models(self, names: list[str], *, samples: int = 1, seed: int | None = None, compare: bool = False,
@@ -690,7 +691,7 @@ class MainWindow(QMainWindow):
         elif self._job_produced_results:
             self.statusBar().showMessage("Done. Hold Tab to see the original; undo (Ctrl+Z) to take it back.", 6000)
         self._update_enabled()
-        self.run_finished.emit(self._job_produced_results and not cancelled)
+        emit(self.run_finished, self._job_produced_results and not cancelled)
 
     def _cancel_or_drop_shape(self) -> None:
         if self.engine.busy:
