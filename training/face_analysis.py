@@ -1,0 +1,86 @@
+"""Training the auxiliary FaceAnalysisNet: 68 landmark heatmaps and the 8-class parsing map.
+
+Targets come from the data pipeline (dlib landmarks drawn as heatmaps and as a parsing map by
+``engine.face.labels``), so the network learns to reproduce them from pixels alone, also on
+completed faces where no detector ran. Held-out score: NME of the soft-argmax landmarks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet, heatmap_landmarks
+from training.config import TrainConfig
+from training.methods import TrainMethod, register, unwrap
+
+
+@dataclass
+class FaceAnalysisConfig(TrainConfig):
+    """No paper: the usual settings of heatmap regressors (Adam 1e-3, MSE heatmaps, CE parsing)."""
+
+    method: str = "face-analysis"
+    resolution: int = 128
+    width: int = 32
+    depth: int = 4
+    batch_size: int = 32
+    epochs: int = 30
+    lr: float = 1e-3
+    beta1: float = 0.9
+    aligned: bool = True  # the crops every consumer (GFC, PD-GAN, DCGAN search) feeds it
+    augment: bool = True
+    mask_mix: dict[str, float] = field(default_factory=lambda: {"block": 1.0})  # masks are drawn but unused
+    # Heatmaps are mostly background, so their pixel-mean MSE is ~100x smaller than the parsing
+    # cross-entropy; this weight puts the two on a par.
+    heatmap_weight: float = 100.0
+
+
+@register
+class FaceAnalysisMethod(TrainMethod):
+    name = "face-analysis"
+    config_cls = FaceAnalysisConfig
+
+    def build(self) -> None:
+        cfg: FaceAnalysisConfig = self.cfg
+        self.arch = FaceAnalysisArchitecture(resolution=cfg.resolution, width=cfg.width, depth=cfg.depth)
+        self.net = FaceAnalysisNet(self.arch).to(self.device)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
+
+    def networks(self):
+        return {"net": self.net}
+
+    def optimizers(self):
+        return {"optimizer": self.optimizer}
+
+    def train_step(self, batch: dict[str, Tensor], step: int) -> dict[str, float]:
+        with self.autocast():
+            heatmaps, parsing = self.net(batch["image"])
+            heatmap_loss = F.mse_loss(heatmaps.float(), batch["heatmaps68"])
+            parsing_loss = F.cross_entropy(parsing.float(), batch["parsing"])
+            loss = self.cfg.heatmap_weight * heatmap_loss + parsing_loss
+        self.backward_step(loss, self.optimizer)
+        return {"loss": loss.item(), "heatmaps": heatmap_loss.item(), "parsing": parsing_loss.item()}
+
+    @torch.no_grad()
+    def sample(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
+        heatmaps, parsing = self.net(batch["image"])
+        return {"heatmaps": heatmaps, "segmentation": parsing}
+
+    @torch.no_grad()
+    def validate(self, batch: dict[str, Tensor]) -> dict[str, list[float]]:
+        """NME (inter-ocular) of the soft-argmax landmarks and parsing pixel accuracy, per crop."""
+        from engine.metrics import landmark_nme
+
+        heatmaps, parsing = self.net(batch["image"])
+        predicted = heatmap_landmarks(heatmaps).cpu().numpy()
+        truth = batch["landmarks"].cpu().numpy()
+        accuracy = (parsing.argmax(dim=1) == batch["parsing"]).float().mean(dim=(1, 2)).cpu().numpy()
+        return {"nme": [landmark_nme(p, t) for p, t in zip(predicted, truth)], "parsing_accuracy": list(np.asarray(accuracy))}
+
+    def export(self):
+        arch = {"resolution": self.arch.resolution, "width": self.arch.width, "depth": self.arch.depth}
+        return dict(unwrap(self.net).state_dict()), arch
