@@ -23,7 +23,7 @@ from torch import Tensor, nn
 from torch.nn.utils.parametrizations import spectral_norm
 
 from engine.errors import WeightsError
-from engine.models.pdgan import PartialConvUNet, PDGANArchitecture, PDGANNet, SPDGenerator
+from engine.models.pdgan import PDGANArchitecture, PDGANNet
 from training.config import ConfigError, TrainConfig
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
 
