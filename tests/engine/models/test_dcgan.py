@@ -142,3 +142,22 @@ def test_engine_model_returns_diverse_results_identical_outside_the_mask(tiny_we
         assert np.array_equal(r.image[~hole], face_crop[~hole])
     assert not np.array_equal(results[0].image, results[1].image)
     assert any(p is not None and p.shape == face_crop.shape for p in previews)
+
+
+def test_landmark_terms_join_the_search_with_a_face_analysis_network():
+    from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet
+
+    torch.manual_seed(3)
+    net = DCGANNet(TINY).eval()
+    analysis = FaceAnalysisNet(FaceAnalysisArchitecture(resolution=16, width=4, depth=2)).eval()
+    image, hole = torch.rand(1, 3, 16, 16) * 2 - 1, square_hole(16, 4, 12)
+    search = LatentSearch(net, QUICK, analysis)
+    z = search.initial_latents([0])
+    weights = importance_weights(hole)
+    with torch.no_grad():
+        target = search.heatmaps(image * (1 - hole))
+        with_landmarks = search.loss(z, image, weights, target)
+        without = LatentSearch(net, dataclasses.replace(QUICK, heatmap_loss=False), analysis).loss(z, image, weights, target)
+    assert torch.all(with_landmarks > without)
+    result = search.run(image, hole, [0])
+    assert torch.isfinite(result.losses).all()
