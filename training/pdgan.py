@@ -31,6 +31,7 @@ log = logging.getLogger(__name__)
 
 # Liu et al. 2018, eq. 7: L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv.
 PRIOR_LOSS_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
+PRIOR_LAYERS = ("relu1_1", "relu2_1", "relu3_1")  # Liu et al. compare three shallow VGG layers (pool1-3)
 
 
 @dataclass
@@ -136,7 +137,9 @@ class PDGANMethod(TrainMethod):
         self.sched_d = self.linear_decay(self.opt_d)
         from training.perceptual import PerceptualFeatures
 
-        self.perceptual = PerceptualFeatures(cfg.perceptual_weights or None, device=self.device)
+        weights = cfg.perceptual_weights or None
+        self.perceptual = PerceptualFeatures(weights, device=self.device)
+        self.prior_perceptual = PerceptualFeatures(weights, device=self.device, layers=PRIOR_LAYERS)
         self.face_analysis = self.load_face_analysis()
         self.grid_z = torch.randn(2, cfg.val_samples, cfg.latent_dim, generator=torch.Generator().manual_seed(cfg.seed))
 
@@ -190,7 +193,8 @@ class PDGANMethod(TrainMethod):
         known = 1.0 - hole
         out = self.prior(truth, known)
         comp = out * hole + truth * known
-        feats_out, feats_comp, feats_truth = self.perceptual(out), self.perceptual(comp), self.perceptual(truth)
+        features = self.prior_perceptual
+        feats_out, feats_comp, feats_truth = features(out), features(comp), features(truth)
         losses = {
             "valid": (known * (out - truth)).abs().mean(),
             "hole": (hole * (out - truth)).abs().mean(),

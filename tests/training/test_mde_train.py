@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import torch
@@ -24,10 +26,23 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def config(face_folder, landmark_cache, tmp_path_factory):
+def fast_features(tmp_path_factory) -> dict:
+    """A tiny face-analysis network as the perceptual feature source: a random VGG19 is slow to build."""
+    from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet
+    from engine.weights import save_state_dict
+
+    arch = FaceAnalysisArchitecture(resolution=32, width=4, depth=2)
+    path = tmp_path_factory.mktemp("features") / "face-analysis.safetensors"
+    torch.manual_seed(0)
+    save_state_dict(path, FaceAnalysisNet(arch).state_dict(), {"method": "face-analysis", "architecture": dataclasses.asdict(arch)})
+    return {"perceptual_weights": str(path)}
+
+
+@pytest.fixture(scope="module")
+def config(face_folder, landmark_cache, tmp_path_factory, fast_features):
     def make(**overrides):
         values = dict(data=[str(face_folder)], out=str(tmp_path_factory.mktemp("mde")), cache_dir=str(landmark_cache),
-                      batch_size=4, steps=100, num_workers=0, device="cpu", val_fraction=0.3, **TINY)
+                      batch_size=4, steps=100, num_workers=0, device="cpu", val_fraction=0.3, **TINY, **fast_features)
         return MDEConfig(**{**values, **overrides})
 
     return make
@@ -90,11 +105,11 @@ def test_sample_composites_each_channel_on_its_own(config, batch):
     assert torch.allclose(out["composite"][kept], batch["image"][kept], atol=1e-6)
 
 
-def test_train_export_and_inpaint_the_sample_photo(tiny_config, tmp_path, sample_photo_path, sample_photo, sample_face):
+def test_train_export_and_inpaint_the_sample_photo(tiny_config, tmp_path, sample_photo_path, sample_photo, sample_face, fast_features):
     from engine.cli_inpaint import main
     from engine.imageio import read_image
 
-    cfg = tiny_config(MDEConfig, **TINY, steps=3, batch_size=2)
+    cfg = tiny_config(MDEConfig, **TINY, **fast_features, steps=3, batch_size=2)
     assert run_training(MDEMethod, cfg).step == 3
     weights = export_run(cfg.out, tmp_path / "mde.safetensors")
     x0, y0, x1, y1 = (int(v) for v in sample_face.box)

@@ -28,10 +28,23 @@ def one_thread():
 
 
 @pytest.fixture(scope="module")
-def config(face_folder, landmark_cache, tmp_path_factory):
+def fast_features(tmp_path_factory) -> dict:
+    """A tiny face-analysis network as the perceptual feature source: a random VGG19 is slow to build."""
+    from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet
+    from engine.weights import save_state_dict
+
+    arch = FaceAnalysisArchitecture(resolution=32, width=4, depth=2)
+    path = tmp_path_factory.mktemp("features") / "face-analysis.safetensors"
+    torch.manual_seed(0)
+    save_state_dict(path, FaceAnalysisNet(arch).state_dict(), {"method": "face-analysis", "architecture": dataclasses.asdict(arch)})
+    return {"perceptual_weights": str(path)}
+
+
+@pytest.fixture(scope="module")
+def config(face_folder, landmark_cache, tmp_path_factory, fast_features):
     def make(**overrides):
         values = dict(data=[str(face_folder)], out=str(tmp_path_factory.mktemp("pdgan")), cache_dir=str(landmark_cache),
-                      batch_size=2, steps=100, num_workers=0, device="cpu", val_fraction=0.3, prior_steps=2, **TINY)
+                      batch_size=2, steps=100, num_workers=0, device="cpu", val_fraction=0.3, prior_steps=2, **TINY, **fast_features)
         return PDGANConfig(**{**values, **overrides})
 
     return make
@@ -107,11 +120,11 @@ def test_a_trained_prior_skips_stage_one(config, batch, tmp_path):
     assert "diversity" in method.train_step(batch, 0)
 
 
-def test_train_export_and_draw_four_different_samples(tiny_config, tmp_path, sample_photo_path, sample_photo, sample_face):
+def test_train_export_and_draw_four_different_samples(tiny_config, tmp_path, sample_photo_path, sample_photo, sample_face, fast_features):
     from engine.cli_inpaint import main
     from engine.imageio import read_image
 
-    cfg = tiny_config(PDGANConfig, **TINY, steps=3, prior_steps=1)
+    cfg = tiny_config(PDGANConfig, **TINY, **fast_features, steps=3, prior_steps=1)
     assert run_training(PDGANMethod, cfg).step == 3
     weights = export_run(cfg.out, tmp_path / "pdgan.safetensors")
     x0, y0, x1, y1 = (int(v) for v in sample_face.box)
