@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
 from faceinpaint_app.document import Document
 from faceinpaint_app.mask_tools import BrushTool, PickFaceTool, PolygonTool, Tool
 from faceinpaint_app.qimage import mask_view, rgb_to_pixmap, rgb_to_qimage, rgba_to_qimage, set_mask_colors
-from faceinpaint_app.signals import emit
 
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
@@ -223,12 +222,12 @@ class Canvas(QGraphicsView):
     def zoom_by(self, factor: float) -> None:
         factor = float(np.clip(self.zoom * factor, MIN_ZOOM, MAX_ZOOM)) / self.zoom
         self.scale(factor, factor)
-        emit(self.zoom_changed, self.zoom)
+        self.zoom_changed.emit(self.zoom)
 
     def fit(self) -> None:
         if not self.document.is_empty:
             self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
-            emit(self.zoom_changed, self.zoom)
+            self.zoom_changed.emit(self.zoom)
 
     def actual_size(self) -> None:
         self.zoom_by(1.0 / self.zoom)
@@ -273,7 +272,7 @@ class Canvas(QGraphicsView):
         if isinstance(self.tool, PickFaceTool):
             index = self.face_at(pos)
             if index is not None:
-                emit(self.face_clicked, index)
+                self.face_clicked.emit(index)
             return
         if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             if self._mask_before is None:
@@ -324,7 +323,7 @@ class Canvas(QGraphicsView):
     def _commit_edit(self) -> None:
         before, self._mask_before = self._mask_before, None
         self.outline_item.setPath(QPainterPath())
-        emit(self.mask_edited, before, self.tool.label)
+        self.mask_edited.emit(before, self.tool.label)
 
     def _show_outline(self) -> None:
         self.outline_item.setPath(self.tool.outline() or QPainterPath())

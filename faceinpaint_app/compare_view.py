@@ -42,6 +42,10 @@ class TileView(QGraphicsView):
         # Ignore the image's size hint so every tile gets an equal share of the grid.
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
         self.setMinimumSize(120, 90)
+        # No scroll bars: fitting would show or hide them, resize the view and fit again, forever.
+        # Dragging still pans.
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.horizontalScrollBar().valueChanged.connect(lambda _: grid.follow(self))
         self.verticalScrollBar().valueChanged.connect(lambda _: grid.follow(self))
 

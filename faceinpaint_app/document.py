@@ -12,8 +12,6 @@ from typing import Any
 import numpy as np
 from PySide6.QtCore import QObject, QRect, Signal
 
-from faceinpaint_app.signals import emit
-
 
 class Document(QObject):
     loaded = Signal()
@@ -47,32 +45,32 @@ class Document(QObject):
         self.image = self.original.copy()
         self.mask = np.zeros(image.shape[:2], np.uint8)
         self.faces, self.selected_face = [], None
-        emit(self.loaded)
+        self.loaded.emit()
 
     def write_mask(self, values: np.ndarray, rect: QRect | None = None) -> None:
         """Replace the mask inside ``rect`` (the whole mask when None) with ``values``."""
         rect = rect or self.full_rect()
         self.mask[rect.top() : rect.bottom() + 1, rect.left() : rect.right() + 1] = values
-        emit(self.mask_changed, rect)
+        self.mask_changed.emit(rect)
 
     def write_image(self, values: np.ndarray, rect: QRect | None = None) -> None:
         rect = rect or self.full_rect()
         self.image[rect.top() : rect.bottom() + 1, rect.left() : rect.right() + 1] = values
-        emit(self.image_changed, rect)
+        self.image_changed.emit(rect)
 
     def notify_mask_painted(self, rect: QRect) -> None:
         """The mask was painted in place (a brush stroke in progress) inside ``rect``."""
-        emit(self.mask_changed, rect.intersected(self.full_rect()))
+        self.mask_changed.emit(rect.intersected(self.full_rect()))
 
     def set_faces(self, faces: list) -> None:
         self.faces = list(faces)
         self.selected_face = 0 if self.faces else None
-        emit(self.faces_changed)
+        self.faces_changed.emit()
 
     def select_face(self, index: int) -> None:
         if 0 <= index < len(self.faces) and index != self.selected_face:
             self.selected_face = index
-            emit(self.faces_changed)
+            self.faces_changed.emit()
 
     @property
     def face(self):

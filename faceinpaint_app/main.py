@@ -186,6 +186,12 @@ def main(argv: list[str] | None = None) -> int:
     except argparse.ArgumentTypeError as err:
         parser.error(str(err))
 
+    from faceinpaint_app.qt_check import binding_drops_references, broken_binding_message
+
+    if binding_drops_references():
+        print(f"faceinpaint: error: {broken_binding_message()}", file=sys.stderr)
+        return 1
+
     QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(APP_NAME)

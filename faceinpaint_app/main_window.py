@@ -48,7 +48,6 @@ from faceinpaint_app.preferences import Preferences, PreferencesDialog
 from faceinpaint_app.qimage import qimage_to_rgb, rgb_to_qimage
 from faceinpaint_app.results_browser import ResultEntry, ResultsBrowser
 from faceinpaint_app.shortcuts import ACTIONS, ShortcutSheet, key_sequences, shortcut_text
-from faceinpaint_app.signals import emit
 from faceinpaint_app.worker import EngineClient, InpaintJob, ModelOutcome
 
 log = logging.getLogger(__name__)
@@ -596,7 +595,7 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"{len(faces)} faces found: pick one with the face tool (F).")
         else:
             self.statusBar().showMessage("Face found. Paint the area to complete, or pick a preset.")
-        emit(self.faces_ready)
+        self.faces_ready.emit()
 
     def _on_faces_changed(self) -> None:
         if self.document.selected_face is not None and len(self.document.faces) > 1:
@@ -691,7 +690,7 @@ class MainWindow(QMainWindow):
         elif self._job_produced_results:
             self.statusBar().showMessage("Done. Hold Tab to see the original; undo (Ctrl+Z) to take it back.", 6000)
         self._update_enabled()
-        emit(self.run_finished, self._job_produced_results and not cancelled)
+        self.run_finished.emit(self._job_produced_results and not cancelled)
 
     def _cancel_or_drop_shape(self) -> None:
         if self.engine.busy:

@@ -21,8 +21,6 @@ from PySide6.QtWidgets import (
 
 from engine.inpainter import ModelInfo, get_model_class, list_models
 
-from faceinpaint_app.signals import emit
-
 NAME_ROLE = Qt.ItemDataRole.UserRole
 RANDOM_SEED = -1
 
@@ -175,4 +173,4 @@ class ModelPanel(QWidget):
         self.iterations.setVisible(has_iterations)
         if has_iterations:
             self.iterations.setValue(model_class.iterations)
-        emit(self.current_changed, info.name)
+        self.current_changed.emit(info.name)

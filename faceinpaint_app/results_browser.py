@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
 
 from faceinpaint_app.icons import icon
 from faceinpaint_app.qimage import rgb_to_pixmap
-from faceinpaint_app.signals import emit
 
 THUMBNAIL = 104
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
@@ -61,20 +60,20 @@ class ResultsBrowser(QWidget):
         self.strip.setFixedHeight(THUMBNAIL + 52)
         self.strip.setToolTip("Click a completion to preview it; double-click to apply it")
         self.strip.currentItemChanged.connect(self._on_current)
-        self.strip.itemDoubleClicked.connect(lambda item: emit(self.apply_requested, item.data(ENTRY_ROLE)))
+        self.strip.itemDoubleClicked.connect(lambda item: self.apply_requested.emit(item.data(ENTRY_ROLE)))
 
         self.apply_button = self._button("apply", "Apply", "Put this completion into the photo (Ctrl+Return)")
-        self.apply_button.clicked.connect(lambda: self._emit_for_current(lambda e: emit(self.apply_requested, e)))
+        self.apply_button.clicked.connect(lambda: self._emit_for_current(self.apply_requested.emit))
         self.delete_button = self._button("delete", "Delete", "Remove this completion from the strip (Del)")
         self.delete_button.clicked.connect(self.delete_current)
         self.more_button = self._button("more", "More", "Draw more samples from the same model")
-        self.more_button.clicked.connect(lambda: self._emit_for_current(lambda e: emit(self.more_requested, e)))
+        self.more_button.clicked.connect(lambda: self._emit_for_current(self.more_requested.emit))
         self.seed = QSpinBox()
         self.seed.setRange(0, 2**31 - 1025)
         self.seed.setToolTip("Seed to reproduce")
         self.reproduce_button = self._button("seed", "Reproduce", "Run the same model again with this seed")
         self.reproduce_button.clicked.connect(
-            lambda: self._emit_for_current(lambda e: emit(self.reproduce_requested, e, self.seed.value()))
+            lambda: self._emit_for_current(lambda e: self.reproduce_requested.emit(e, self.seed.value()))
         )
         self.caption = QLabel("Completions appear here after a run.")
         self.live = QLabel()
@@ -142,7 +141,7 @@ class ResultsBrowser(QWidget):
         row = self.strip.currentRow()
         if row >= 0:
             self.strip.takeItem(row)
-            emit(self.preview_requested, self.current())
+            self.preview_requested.emit(self.current())
             self._update_buttons()
 
     def clear(self) -> None:
@@ -154,7 +153,7 @@ class ResultsBrowser(QWidget):
         entry = item.data(ENTRY_ROLE) if item is not None else None
         if entry is not None:
             self._show_seed(entry)
-        emit(self.preview_requested, entry)
+        self.preview_requested.emit(entry)
         self._update_buttons()
 
     def _show_seed(self, entry: ResultEntry) -> None:

@@ -20,8 +20,6 @@ from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.errors import CancelledError, FaceInpaintError
 
-from faceinpaint_app.signals import emit
-
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress updates a second reach the GUI
@@ -89,8 +87,8 @@ class EngineWorker(QObject):
             except Exception as err:  # noqa: BLE001 -- every failure must reach the user, not kill the thread
                 log.exception("model %s failed", name)
                 outcome = ModelOutcome(name, error=readable_error(name, err))
-            emit(self.model_finished, job.job_id, outcome)
-        emit(self.job_finished, job.job_id, cancelled)
+            self.model_finished.emit(job.job_id, outcome)
+        self.job_finished.emit(job.job_id, cancelled)
 
     def _run_model(self, name: str, job: InpaintJob) -> ModelOutcome:
         model = self.model(name, job.device)
@@ -129,10 +127,10 @@ class EngineWorker(QObject):
             now = time.monotonic()
             if preview is not None and now - last["preview"] >= PREVIEW_INTERVAL_S:
                 last["preview"] = last["progress"] = now
-                emit(self.progress, job_id, name, float(fraction), message, np.array(preview, copy=True))
+                self.progress.emit(job_id, name, float(fraction), message, np.array(preview, copy=True))
             elif fraction >= 1.0 or now - last["progress"] >= PROGRESS_INTERVAL_S:
                 last["progress"] = now
-                emit(self.progress, job_id, name, float(fraction), message, None)
+                self.progress.emit(job_id, name, float(fraction), message, None)
 
         return report
 
@@ -145,7 +143,7 @@ class EngineWorker(QObject):
         except Exception as err:  # noqa: BLE001 -- a detector failure only disables face features
             log.exception("face detection failed")
             faces, error = [], readable_error("face detection", err)
-        emit(self.faces_found, request_id, faces, error)
+        self.faces_found.emit(request_id, faces, error)
 
 
 def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray, face: Any) -> dict[str, float]:
@@ -209,12 +207,12 @@ class EngineClient(QObject):
             raise RuntimeError("a model is already running")
         job.job_id = next(self._ids)
         self.current = job
-        emit(self._submit, job)
+        self._submit.emit(job)
         return job.job_id
 
     def detect_faces(self, image: np.ndarray) -> int:
         request_id = next(self._ids)
-        emit(self._detect, request_id, image)
+        self._detect.emit(request_id, image)
         return request_id
 
     def cancel(self) -> None:
@@ -224,7 +222,7 @@ class EngineClient(QObject):
     def _on_job_finished(self, job_id: int, cancelled: bool) -> None:
         if self.current is not None and self.current.job_id == job_id:
             self.current = None
-        emit(self.job_finished, job_id, cancelled)
+        self.job_finished.emit(job_id, cancelled)
 
     def shutdown(self, timeout_ms: int = 10_000) -> bool:
         """Cancel any run and stop the thread; True when it stopped within ``timeout_ms``."""
