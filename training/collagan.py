@@ -67,6 +67,17 @@ class ConditionalDiscriminator(nn.Module):
         return self.net(torch.cat([condition, output], dim=1))
 
 
+class TaskDiscriminators(nn.Module):
+    """One conditional discriminator per task behind one forward (so DDP can wrap them together)."""
+
+    def __init__(self, task_channels: dict[str, int], width: int) -> None:
+        super().__init__()
+        self.by_task = nn.ModuleDict({t: ConditionalDiscriminator(3 + c, width) for t, c in task_channels.items()})
+
+    def forward(self, condition: Tensor, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
+        return {t: self.by_task[t](condition, output) for t, output in outputs.items()}
+
+
 def gan_loss(logits: Tensor, real: bool) -> Tensor:
     return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
@@ -83,9 +94,7 @@ class CollaGANMethod(TrainMethod):
         self.lambda_adv = {t: cfg.lambda_adv.get(t, table["adv"][t]) for t in self.arch.tasks}
         self.lambda_rec = {t: cfg.lambda_rec.get(t, table["rec"][t]) for t in self.arch.tasks}
         self.generator = CollaGANGenerator(self.arch).to(self.device)
-        self.discriminators = nn.ModuleDict(
-            {t: ConditionalDiscriminator(3 + c, cfg.width) for t, c in self.arch.task_channels.items()}
-        ).to(self.device)
+        self.discriminators = TaskDiscriminators(self.arch.task_channels, cfg.width).to(self.device)
         self.opt_g = adam(self.generator.parameters(), cfg)
         self.opt_d = adam(self.discriminators.parameters(), cfg)
 
@@ -136,17 +145,15 @@ class CollaGANMethod(TrainMethod):
             outputs_for_d = outputs
 
         with self.autocast():
-            d_loss = sum(
-                gan_loss(self.discriminators[t](x, targets[t]), True)
-                + gan_loss(self.discriminators[t](x, outputs_for_d[t].detach()), False)
-                for t in self.arch.tasks
-            ) / 2
+            real = self.discriminators(x, targets)
+            fake = self.discriminators(x, {t: v.detach() for t, v in outputs_for_d.items()})
+            d_loss = sum(gan_loss(real[t], True) + gan_loss(fake[t], False) for t in self.arch.tasks) / 2
         self.backward_step(d_loss, self.opt_d)
 
         discriminators = unwrap(self.discriminators)  # no DDP sync for the frozen pass
         set_requires_grad(discriminators, False)
         with self.autocast():
-            adv = {t: gan_loss(discriminators[t](x, outputs_for_d[t]), True) for t in self.arch.tasks}
+            adv = {t: gan_loss(logits, True) for t, logits in discriminators(x, outputs_for_d).items()}
             rec = self._reconstruction(outputs, targets, mask)
             g_loss = sum(self.lambda_adv[t] * adv[t] + self.lambda_rec[t] * rec[t] for t in self.arch.tasks)
         self.backward_step(g_loss, self.opt_g)

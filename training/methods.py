@@ -90,6 +90,18 @@ class TrainMethod(abc.ABC):
             if any(p.requires_grad for p in net.parameters()):
                 setattr(self, attr, wrap(net))
 
+    @contextlib.contextmanager
+    def unwrapped(self):
+        """The plain networks for the duration (rank-0-only work such as samples must skip DDP's collectives)."""
+        wrapped = {attr: net for attr, net in self.networks().items() if unwrap(net) is not net}
+        for attr, net in wrapped.items():
+            setattr(self, attr, unwrap(net))
+        try:
+            yield self
+        finally:
+            for attr, net in wrapped.items():
+                setattr(self, attr, net)
+
     def state_dict(self) -> dict[str, Any]:
         return {
             "networks": {k: unwrap(v).state_dict() for k, v in self.networks().items()},

@@ -234,7 +234,7 @@ class Trainer:
     # -- outputs -----------------------------------------------------------------------------------
     def _save_samples(self, method: TrainMethod, batch, step: int) -> None:
         method.train(False)
-        with torch.no_grad():
+        with torch.no_grad(), method.unwrapped():
             outputs = method.sample(method.to_device(batch))
         method.train(True)
         grid = sample_grid(batch, {k: v.detach().float().cpu() for k, v in outputs.items()})

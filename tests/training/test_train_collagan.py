@@ -37,7 +37,7 @@ def make_method(tiny_config, **overrides) -> CollaGANMethod:
 def test_lambda_tables_follow_section_4_2(tiny_config, tasks, lambdas):
     method = make_method(tiny_config, tasks=tasks)
     assert (method.lambda_adv["i"], method.lambda_rec["i"]) == lambdas
-    assert set(method.discriminators) == set(tasks)
+    assert set(method.discriminators.by_task) == set(tasks)
     if len(tasks) == 3:
         assert method.lambda_adv == {"i": 0.8, "s": 0.1, "d": 0.1} and method.lambda_rec["s"] == 200.0
     assert LAMBDA_TABLE[1]["rec"]["s"] == 1000.0
