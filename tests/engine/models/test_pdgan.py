@@ -123,3 +123,13 @@ def test_weights_of_another_architecture_are_refused_naming_the_file(tmp_path, f
     model = create_model("pdgan", device="cpu", weights=wider)
     with pytest.raises(WeightsError, match="claims_wider"):
         model.complete(face_crop, centre_hole(), seed=0)
+
+
+def test_the_original_exponential_rule_builds_a_working_network_for_comparison():
+    arch = dataclasses.replace(TINY, probability="exponential", probability_k=3.0)
+    net = PDGANNet(arch).eval()
+    with torch.no_grad():
+        out = net(torch.zeros(1, 3, 32, 32), hole_known(), torch.randn(2, arch.latent_dim))
+    assert out.shape == (2, 3, 32, 32) and torch.isfinite(out).all()
+    with pytest.raises(ValueError):
+        PDGANArchitecture(probability="nearest")
