@@ -55,7 +55,7 @@ class ModelPanel(QWidget):
         self.list = QListWidget()
         self.list.setToolTip("Pick the model to run; tick several to compare them side by side")
         self.list.setAlternatingRowColors(True)
-        self.list.setMinimumHeight(190)
+        self.list.setMinimumHeight(215)
         self.list.currentItemChanged.connect(self._on_current_changed)
         self.details = QLabel()
         self.details.setWordWrap(True)
