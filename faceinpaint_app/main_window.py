@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._set_tool("brush")
         self._update_enabled()
+        self._update_overlay()
         self._update_device_text()
         self.resize(1360, 860)
         if not self.prefs.geometry.isEmpty():
@@ -382,6 +383,7 @@ class MainWindow(QMainWindow):
         self.engine.cancel()
         self.undo_stack.clear()
         self.results.clear()
+        self._update_overlay()
         self.saved_path = None
         self.document.load(pixels, path, info)
         self.photo_stack.setCurrentWidget(self.canvas)
