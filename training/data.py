@@ -96,6 +96,7 @@ def _cache_key(path: Path) -> str:
 
 
 _STATUS_OK, _STATUS_NO_FACE, _STATUS_UNREADABLE = 0, 1, 2
+CACHE_SAVE_EVERY = 2000
 
 
 def _detect_landmarks(path: str) -> tuple[int, np.ndarray]:
@@ -148,11 +149,11 @@ def scan_folders(folders: list[str], cache_dir: Path, workers: int) -> tuple[lis
     todo = sorted({str(path) for _, path, key in listed if key not in cache.entries})
     if todo:
         log.info("detecting faces in %d new photo(s) with %d process(es)", len(todo), max(1, workers))
-        results = _map_detect(todo, workers)
-        by_path = dict(zip(todo, results))
-        for _, path, key in listed:
-            if str(path) in by_path:
-                cache.entries[key] = by_path[str(path)]
+        keys = {str(path): key for _, path, key in listed}
+        for done, (path, result) in enumerate(_map_detect(todo, workers), 1):
+            cache.entries[keys[path]] = result
+            if done % CACHE_SAVE_EVERY == 0:  # an interrupted scan keeps its work
+                cache.save()
         cache.save()
     records, counts = [], {}
     for folder, path, key in listed:
@@ -169,14 +170,21 @@ def scan_folders(folders: list[str], cache_dir: Path, workers: int) -> tuple[lis
     return records, counts
 
 
-def _map_detect(paths: list[str], workers: int) -> list[tuple[int, np.ndarray]]:
+def _map_detect(paths: list[str], workers: int):
+    """Yield (path, (status, landmarks)) for each photo, in a spawned pool when it pays."""
     from tqdm import tqdm
 
+    progress = tqdm(total=len(paths), desc="faces", unit="img", leave=False)
     if workers <= 1 or len(paths) < 8:
-        return [_detect_landmarks(p) for p in tqdm(paths, desc="faces", unit="img", leave=False)]
-    with get_context("spawn").Pool(workers) as pool:  # spawn: dlib and torch threads do not fork well
-        return list(tqdm(pool.imap(_detect_landmarks, paths, chunksize=16), total=len(paths),
-                         desc="faces", unit="img", leave=False))
+        for path in paths:
+            yield path, _detect_landmarks(path)
+            progress.update()
+    else:
+        with get_context("spawn").Pool(workers) as pool:  # spawn: dlib and torch threads do not fork well
+            for path, result in zip(paths, pool.imap(_detect_landmarks, paths, chunksize=16)):
+                yield path, result
+                progress.update()
+    progress.close()
 
 
 def _held_out(path: str, fraction: float) -> bool:
