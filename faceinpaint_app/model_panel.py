@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 from PySide6.QtCore import Qt, Signal
@@ -19,10 +20,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.inpainter import ModelInfo, get_model_class, list_models
+from engine.inpainter import ModelInfo, create_model, get_model_class, list_models
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 RANDOM_SEED = -1
+# Run settings a model may expose in its ``settings`` dataclass: label, tooltip, range, step.
+TUNABLE = {
+    "iterations": ("Iterations:", "Steps of the latent search", (1, 100_000), 50),
+    "restarts": ("Restarts:", "Latent codes searched per sample; the best fit is kept", (1, 256), 1),
+}
 
 
 @dataclass
@@ -34,6 +40,14 @@ class ModelEntry:
     @property
     def resolution_text(self) -> str:
         return "any size" if not self.info.resolution else f"{self.info.resolution} px crops"
+
+
+def tunable_settings(name: str) -> dict[str, int]:
+    """The TUNABLE fields of a model's ``settings`` dataclass with their defaults (no weights load)."""
+    settings = getattr(create_model(name, device="cpu"), "settings", None)
+    if not dataclasses.is_dataclass(settings):
+        return {}
+    return {key: getattr(settings, key) for key in TUNABLE if isinstance(getattr(settings, key, None), int)}
 
 
 def model_entries() -> list[ModelEntry]:
@@ -51,7 +65,7 @@ class ModelPanel(QWidget):
     def __init__(self, run_action: QAction, compare_action: QAction, parent=None) -> None:
         super().__init__(parent)
         self.entries: dict[str, ModelEntry] = {}
-        self._has_iterations = False
+        self._tuned: list[str] = []  # TUNABLE keys the current model has
         self.list = QListWidget()
         self.list.setToolTip("Pick the model to run; tick several to compare them side by side")
         self.list.setAlternatingRowColors(True)
@@ -71,18 +85,21 @@ class ModelPanel(QWidget):
         self.seed.setSpecialValueText("random")
         self.seed.setValue(RANDOM_SEED)
         self.seed.setToolTip("Seed of the first sample; sample k uses seed + k. 'random' draws one.")
-        self.iterations = QSpinBox()
-        self.iterations.setRange(10, 10_000)
-        self.iterations.setSingleStep(50)
-        self.iterations.setToolTip("Steps of the latent search (DCGAN)")
-        self.iterations_label = QLabel("Iterations:")
+        self.tunables: dict[str, tuple[QLabel, QSpinBox]] = {}
+        for key, (label, tip, (low, high), step) in TUNABLE.items():
+            spin = QSpinBox()
+            spin.setRange(low, high)
+            spin.setSingleStep(step)
+            spin.setToolTip(tip)
+            self.tunables[key] = (QLabel(label), spin)
         self.device = QLabel()
         self.device.setToolTip("Change it in Preferences")
         options = QGroupBox("Options")
         form = QFormLayout(options)
         form.addRow("Samples:", self.samples)
         form.addRow("Seed:", self.seed)
-        form.addRow(self.iterations_label, self.iterations)
+        for label, spin in self.tunables.values():
+            form.addRow(label, spin)
         form.addRow("Device:", self.device)
 
         buttons = QHBoxLayout()
@@ -146,8 +163,8 @@ class ModelPanel(QWidget):
         return None if self.seed.value() == RANDOM_SEED else self.seed.value()
 
     def options(self) -> dict[str, int]:
-        """Model attributes to set before a run, for the models that have them."""
-        return {"iterations": self.iterations.value()} if self._has_iterations else {}
+        """Run settings for the current model (fields of its ``settings`` dataclass)."""
+        return {key: self.tunables[key][1].value() for key in self._tuned}
 
     def set_device_text(self, text: str) -> None:
         self.device.setText(text)
@@ -167,10 +184,11 @@ class ModelPanel(QWidget):
             f"{info.description}<br>{state}"
         )
         self.samples.setEnabled(info.diverse)
-        model_class = get_model_class(info.name)
-        self._has_iterations = has_iterations = isinstance(getattr(model_class, "iterations", None), int)
-        self.iterations_label.setVisible(has_iterations)
-        self.iterations.setVisible(has_iterations)
-        if has_iterations:
-            self.iterations.setValue(model_class.iterations)
+        defaults = tunable_settings(info.name)
+        self._tuned = list(defaults)
+        for key, (label, spin) in self.tunables.items():
+            label.setVisible(key in defaults)
+            spin.setVisible(key in defaults)
+            if key in defaults:
+                spin.setValue(defaults[key])
         self.current_changed.emit(info.name)

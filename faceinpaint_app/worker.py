@@ -8,6 +8,7 @@ Models are created once per (name, device) and cached on the worker thread.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import threading
@@ -37,7 +38,7 @@ class InpaintJob:
     seed: int | None = None
     face: Any = None  # engine.face.Face the user picked, or None to let the model choose
     device: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)  # e.g. {"iterations": 300}, set on models having them
+    options: dict[str, Any] = field(default_factory=dict)  # e.g. {"iterations": 300}: fields of model.settings
     reference: np.ndarray | None = None  # the intact photo: when given, results are scored against it
     job_id: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event)
@@ -92,9 +93,7 @@ class EngineWorker(QObject):
 
     def _run_model(self, name: str, job: InpaintJob) -> ModelOutcome:
         model = self.model(name, job.device)
-        for option, value in job.options.items():
-            if hasattr(model, option):
-                setattr(model, option, value)
+        apply_settings(model, job.options)
         results = model.inpaint(
             job.image,
             job.mask,
@@ -144,6 +143,14 @@ class EngineWorker(QObject):
             log.exception("face detection failed")
             faces, error = [], readable_error("face detection", err)
         self.faces_found.emit(request_id, faces, error)
+
+
+def apply_settings(model, options: dict[str, Any]) -> None:
+    """Set the fields of ``model.settings`` (a dataclass, e.g. DCGAN's search) that it has."""
+    settings = getattr(model, "settings", None)
+    if dataclasses.is_dataclass(settings):
+        known = {key: value for key, value in options.items() if hasattr(settings, key)}
+        model.settings = dataclasses.replace(settings, **known)
 
 
 def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray, face: Any) -> dict[str, float]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pytest
@@ -18,10 +19,16 @@ from engine.errors import CancelledError  # noqa: E402
 from engine.inpainter import MODELS, CropCompletion, InpaintModel, ModelInfo, register  # noqa: E402
 
 
+@dataclass
+class SlowSettings:
+    iterations: int = 60
+
+
 class SlowFakeModel(InpaintModel):
     """Test-only iterative sampler: fills the hole with a seed-dependent flat colour, step by step.
 
     Each step sleeps (releasing the GIL like a real torch or OpenCV step) and honours cancel.
+    Its ``settings.iterations`` is a tunable run setting, like DCGAN's search.
     """
 
     info = ModelInfo(
@@ -33,20 +40,24 @@ class SlowFakeModel(InpaintModel):
         iterative=True,
         needs_face=False,
     )
-    steps = 60
     step_seconds = 0.03
     steps_done = 0
     started = threading.Event()
 
+    def __init__(self, device=None, weights=None) -> None:
+        super().__init__(device, weights)
+        self.settings = SlowSettings()
+
     def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
         type(self).steps_done = 0
         type(self).started.set()
-        for step in range(self.steps):
+        steps = self.settings.iterations
+        for step in range(steps):
             if should_cancel():
                 raise CancelledError("stopped by the test")
             time.sleep(self.step_seconds)
             type(self).steps_done = step + 1
-            progress((step + 1) / self.steps, f"step {step + 1}", crop)
+            progress((step + 1) / steps, f"step {step + 1}", crop)
         return [CropCompletion(np.full_like(crop, (37 * seed) % 256), seed=seed) for seed in seeds]
 
 
@@ -54,6 +65,7 @@ class SlowFakeModel(InpaintModel):
 def slow_model():
     register(SlowFakeModel)
     SlowFakeModel.started.clear()
+    SlowFakeModel.step_seconds = 0.03
     yield SlowFakeModel
     MODELS.pop(SlowFakeModel.info.name, None)
 

@@ -44,13 +44,15 @@ def test_cancel_stops_an_iterative_run_and_leaves_photo_and_mask(slow_model, loa
     mask_before = win.document.mask.copy()
     with qtbot.waitSignal(win.engine.progress, timeout=RUN_TIMEOUT_MS):
         win.run_models([slow_model.info.name])
+    assert not win.results.live.isHidden(), "an iterative model's preview is shown live"
+    assert win.progress.isVisible() and not win.actions_["run"].isEnabled()
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         win.actions_["cancel"].trigger()
     assert finished.args == [False]
-    assert slow_model.steps_done < slow_model.steps, "the model was stopped before its end"
+    assert slow_model.steps_done < slow_model().settings.iterations, "the model was stopped before its end"
     assert np.array_equal(win.document.image, win.document.original)
     assert np.array_equal(win.document.mask, mask_before) and hole.any()
-    assert not win.engine.busy and win.actions_["run"].isEnabled()
+    assert not win.engine.busy and win.actions_["run"].isEnabled() and win.results.live.isHidden()
 
 
 def test_closing_during_a_run_stops_the_worker_cleanly(slow_model, known_faces, prefs, qtbot, sample_photo_path):
@@ -66,7 +68,7 @@ def test_closing_during_a_run_stops_the_worker_cleanly(slow_model, known_faces, 
     thread = win.engine._thread
     assert win.close()
     assert thread.isFinished()
-    assert slow_model.steps_done < slow_model.steps
+    assert slow_model.steps_done < slow_model().settings.iterations
 
 
 def test_errors_are_shown_and_leave_the_photo_untouched(loaded_window, qtbot):
@@ -167,3 +169,23 @@ def test_event_loop_keeps_ticking_while_a_model_runs(slow_model, loaded_window, 
     print(f"probe: {len(ticks)} ticks, longest gap {gaps.max() * 1000:.1f} ms")
     assert len(ticks) > 50
     assert gaps.max() < 0.05 + 0.1, f"the GUI stalled for {gaps.max() * 1000:.0f} ms"
+
+
+def test_model_settings_show_in_the_panel_and_reach_the_cached_model(slow_model, loaded_window, qtbot):
+    win = loaded_window
+    slow_model.step_seconds = 0.0
+    win.model_panel.refresh()
+    win.model_panel.select(slow_model.info.name)
+    label, spin = win.model_panel.tunables["iterations"]
+    assert not spin.isHidden() and spin.value() == slow_model().settings.iterations
+    assert win.model_panel.tunables["restarts"][1].isHidden()
+    spin.setValue(5)
+    paint_box(win)
+    with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS):
+        win.actions_["run"].trigger()
+    assert slow_model.steps_done == 5
+    first = win.engine.worker.model(slow_model.info.name, win.prefs.device)
+    paint_box(win)
+    with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS):
+        win.actions_["run"].trigger()
+    assert win.engine.worker.model(slow_model.info.name, win.prefs.device) is first, "models are loaded once"
