@@ -195,3 +195,14 @@ def test_registry_uses_check_weights_for_models_with_weights():
 
     status = NeedsWeights.weights_status()
     assert not status.ready and "tiny" in status.reason
+
+
+def test_header_length_with_a_low_byte_of_0x80_is_not_taken_for_a_pickle(weights_home):
+    path = weights_home / "tiny.safetensors"
+    for pad in range(0, 512, 8):  # the header is padded to 8 bytes, so some padding hits 0x80
+        save_state_dict(path, TinyNet().state_dict(), {"method": "tiny", "note": "x" * pad})
+        if path.read_bytes()[0] == 0x80:
+            break
+    assert path.read_bytes()[0] == 0x80
+    tensors, metadata = load_state_dict(path, module=TinyNet())
+    assert metadata["method"] == "tiny" and check_weights("tiny", path).ready
