@@ -204,5 +204,5 @@ def test_header_length_with_a_low_byte_of_0x80_is_not_taken_for_a_pickle(weights
         if path.read_bytes()[0] == 0x80:
             break
     assert path.read_bytes()[0] == 0x80
-    tensors, metadata = load_state_dict(path, module=TinyNet())
+    _, metadata = load_state_dict(path, module=TinyNet())
     assert metadata["method"] == "tiny" and check_weights("tiny", path).ready
