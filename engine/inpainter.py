@@ -224,8 +224,11 @@ class InpaintModel(abc.ABC):
         if should_cancel():
             raise CancelledError("cancelled before the model started")
         self.load()
+        # The hole's pixels are blanked before any model sees them: a user often masks an intact
+        # photo, and no model may read the answer it is asked to invent.
+        blanked = composite(crop, np.zeros_like(crop), mask)
         outputs = self._with_oom_fallback(
-            lambda: self.complete_crop(crop, mask, seeds=seeds, progress=progress, should_cancel=should_cancel)
+            lambda: self.complete_crop(blanked, mask, seeds=seeds, progress=progress, should_cancel=should_cancel)
         )
         for out in outputs:
             out.image = composite(crop, out.image, mask)
