@@ -165,3 +165,22 @@ def test_face_model_returns_the_whole_photo_identical_outside_the_mask(sample_ph
     assert not np.array_equal(result.image[mask > 0], sample_photo[mask > 0])
     assert result.crop.shape == (64, 64, 3) and result.crop_mask.shape == (64, 64)
     assert result.alignment is not None and result.seed == 3
+
+
+class PeekingModel(InpaintModel):
+    """Records the crop it is given, to show the hole arrives blanked."""
+
+    info = ModelInfo(name="test-peek", display_name="Peek", paper="none", resolution=0, needs_face=False)
+    seen: np.ndarray | None = None
+
+    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
+        PeekingModel.seen = crop.copy()
+        return [CropCompletion(crop.copy(), seed=seeds[0])]
+
+
+def test_models_never_see_the_pixels_of_the_hole(sample_photo):
+    mask = centre_mask(sample_photo.shape[:2])
+    PeekingModel().complete(sample_photo, mask, seed=0)
+    hole = mask > 0
+    assert not PeekingModel.seen[hole].any()
+    np.testing.assert_array_equal(PeekingModel.seen[~hole], sample_photo[~hole])
