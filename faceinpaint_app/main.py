@@ -13,10 +13,11 @@ import tempfile
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QColor, QGuiApplication, QPalette
+from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
 from faceinpaint_app.preferences import THEMES
+from faceinpaint_app.theme import apply_theme
 
 APP_NAME = "FaceInpaint"
 DEFAULT_TIMEOUT_S = 600
@@ -36,42 +37,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--size", default="1360x860", help="window size for screenshots, WIDTHxHEIGHT")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds before a scripted run gives up")
     return parser
-
-
-def dark_palette() -> QPalette:
-    palette = QPalette()
-    base, window, text = QColor(30, 31, 34), QColor(43, 45, 48), QColor(223, 225, 229)
-    accent = QColor(53, 132, 228)
-    for role, color in (
-        (QPalette.ColorRole.Window, window),
-        (QPalette.ColorRole.WindowText, text),
-        (QPalette.ColorRole.Base, base),
-        (QPalette.ColorRole.AlternateBase, QColor(38, 39, 42)),
-        (QPalette.ColorRole.ToolTipBase, window),
-        (QPalette.ColorRole.ToolTipText, text),
-        (QPalette.ColorRole.Text, text),
-        (QPalette.ColorRole.Button, window),
-        (QPalette.ColorRole.ButtonText, text),
-        (QPalette.ColorRole.BrightText, QColor(255, 90, 90)),
-        (QPalette.ColorRole.Highlight, accent),
-        (QPalette.ColorRole.HighlightedText, QColor(255, 255, 255)),
-        (QPalette.ColorRole.Link, accent.lighter(130)),
-        (QPalette.ColorRole.PlaceholderText, QColor(140, 142, 148)),
-        (QPalette.ColorRole.Dark, QColor(22, 23, 25)),
-        (QPalette.ColorRole.Mid, QColor(60, 62, 66)),
-    ):
-        palette.setColor(role, color)
-    disabled = QColor(120, 122, 128)
-    for role in (QPalette.ColorRole.Text, QPalette.ColorRole.ButtonText, QPalette.ColorRole.WindowText):
-        palette.setColor(QPalette.ColorGroup.Disabled, role, disabled)
-    return palette
-
-
-def apply_theme(app: QApplication, theme: str) -> None:
-    """Fusion with a dark or light palette; "system" follows the desktop's colour scheme."""
-    app.setStyle("Fusion")
-    dark = theme == "dark" or (theme == "system" and app.styleHints().colorScheme() == Qt.ColorScheme.Dark)
-    app.setPalette(dark_palette() if dark else app.style().standardPalette())
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -123,7 +88,11 @@ class ScriptedRun:
             window.model_panel.set_checked(models)
             window.compare(models)
         else:
-            window.model_panel.select(models[0])
+            panel = window.model_panel
+            panel.select(models[0])
+            panel.samples.setValue(args.samples)
+            if args.seed is not None:
+                panel.seed.setValue(args.seed)
             window.run_models(models, samples=args.samples, seed=args.seed)
         if not window.engine.busy:
             self.fail(window.last_error or "the run did not start")

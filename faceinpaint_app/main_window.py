@@ -12,6 +12,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QUndoSt
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QApplication,
+    QColorDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -48,6 +49,7 @@ from faceinpaint_app.preferences import Preferences, PreferencesDialog
 from faceinpaint_app.qimage import qimage_to_rgb, rgb_to_qimage
 from faceinpaint_app.results_browser import ResultEntry, ResultsBrowser
 from faceinpaint_app.shortcuts import ACTIONS, ShortcutSheet, key_sequences, shortcut_text
+from faceinpaint_app.theme import apply_theme
 from faceinpaint_app.worker import EngineClient, InpaintJob, ModelOutcome
 
 log = logging.getLogger(__name__)
@@ -576,8 +578,6 @@ class MainWindow(QMainWindow):
         self.canvas.set_mask_style(self.prefs.mask_color, self.opacity.value() / 100)
 
     def _pick_mask_color(self) -> None:
-        from PySide6.QtWidgets import QColorDialog
-
         color = QColorDialog.getColor(self.prefs.mask_color, self, "Mask colour")
         if color.isValid():
             self.prefs.mask_color = color
@@ -796,9 +796,9 @@ class MainWindow(QMainWindow):
             self.opacity.setValue(round(self.prefs.mask_opacity * 100))
             self._apply_mask_style()
             self._update_device_text()
-            from faceinpaint_app.main import apply_theme
-
             apply_theme(QApplication.instance(), self.prefs.theme)
+            for key, action in self.actions_.items():  # icons are drawn in the palette's text colour
+                action.setIcon(icon(key))
 
     def _update_device_text(self) -> None:
         from engine.device import select_device

@@ -41,3 +41,25 @@ def test_failures_exit_non_zero_with_a_message(tmp_path):
 def test_scripted_runs_need_an_image():
     done = run_app("--model", "telea")
     assert done.returncode == 2 and "needs an IMAGE" in done.stderr
+
+
+def test_samples_run_in_process_fills_the_browser_and_screenshots(slow_model, known_faces, qapp, tmp_path,
+                                                                   sample_photo_path):
+    from faceinpaint_app.main import main
+
+    slow_model.step_seconds = 0.0
+    out = tmp_path / "browser.png"
+    code = main([str(sample_photo_path), "--preset", "random-block", "--seed", "4", "--model", slow_model.info.name,
+                 "--samples", "3", "--screenshot", str(out), "--theme", "light"])
+    assert code == 0 and out.is_file()
+    with Image.open(out) as shot:
+        assert shot.size[0] >= 1000
+
+
+def test_scripted_run_fails_cleanly_for_an_unknown_model(known_faces, qapp, tmp_path, sample_photo_path, capsys):
+    from faceinpaint_app.main import main
+
+    code = main([str(sample_photo_path), "--preset", "random-block", "--model", "no-such-model", "--theme", "light",
+                 "--screenshot", str(tmp_path / "x.png")])
+    assert code == 1 and "no-such-model" in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()
