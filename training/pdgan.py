@@ -289,8 +289,9 @@ class PDGANMethod(TrainMethod):
         known = 1.0 - hole
         prior = self.net.coarse(truth, known)
         b = truth.shape[0]
-        z = torch.cat([self.grid_z[0, :b], self.grid_z[1, :b]]).to(self.device)
-        if b > self.grid_z.shape[1]:
+        if b <= self.grid_z.shape[1]:  # the same z every grid, so the grids show training progress
+            z = torch.cat([self.grid_z[0, :b], self.grid_z[1, :b]]).to(self.device)
+        else:
             z = torch.randn(2 * b, self.cfg.latent_dim, device=self.device)
         out = unwrap(self.generator)(z, prior.repeat(2, 1, 1, 1), known.repeat(2, 1, 1, 1))
         first, second = out[:b], out[b:]
