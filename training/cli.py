@@ -101,7 +101,7 @@ def _train(method_cls, args) -> int:
         overrides["steps"] = 0
     saved = Path(args.out) / "config.toml"
     base = load_config(method_cls.config_cls, saved) if args.resume and saved.is_file() else None
-    cfg = load_config(method_cls.config_cls, args.config, overrides) if base is None else _layer(base, args.config, overrides)
+    cfg = load_config(method_cls.config_cls, args.config, overrides, base=base)
     try:
         outcome = run_training(method_cls, cfg, resume=args.resume)
     except TrainingDiverged as err:
@@ -111,17 +111,6 @@ def _train(method_cls, args) -> int:
         print(f"faceinpaint-train: stopped at step {outcome.step}; continue with --resume", file=sys.stderr)
         return 130
     return 0
-
-
-def _layer(base, toml_path, overrides):
-    """``base`` (a saved run config) with a TOML file and flags on top."""
-    import dataclasses
-
-    cls = type(base)
-    if toml_path is not None:
-        from_file = tomllib.loads(Path(toml_path).read_text(encoding="utf-8"))
-        base = load_config(cls, None, {**dataclasses.asdict(base), **from_file})
-    return load_config(cls, None, {**dataclasses.asdict(base), **{k: v for k, v in overrides.items() if v is not None}})
 
 
 if __name__ == "__main__":

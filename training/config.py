@@ -95,29 +95,28 @@ def _coerce(value: Any, default: Any, where: str) -> Any:
     raise ConfigError(f"{where} must be {type(default).__name__}, got {value!r}")
 
 
-def load_config(cls: type[C], toml_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None) -> C:
-    """Defaults of ``cls``, then the TOML file (if any), then ``overrides`` (None values ignored)."""
-    values: dict[str, Any] = {}
+def load_config(
+    cls: type[C], toml_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None, *, base: C | None = None
+) -> C:
+    """``base`` (default: the defaults of ``cls``), then the TOML file (if any), then ``overrides`` (None = not given)."""
+    cfg = base if base is not None else cls()
     if toml_path is not None:
         path = Path(toml_path)
         try:
-            values.update(tomllib.loads(path.read_text(encoding="utf-8")))
+            values = tomllib.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise ConfigError(f"{path}: configuration file not found") from None
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
             raise ConfigError(f"{path}: not valid TOML ({err})") from None
-        cfg = config_from_dict(cls, values, source=str(path))
-    else:
-        cfg = cls()
+        cfg = _merge(cfg, values, str(path))
     if overrides:
-        given = {k: v for k, v in overrides.items() if v is not None}
-        cfg = _merge(cfg, given)
+        cfg = _merge(cfg, {k: v for k, v in overrides.items() if v is not None}, "options")
     return cfg
 
 
-def _merge(cfg: C, given: Mapping[str, Any]) -> C:
-    checked = config_from_dict(type(cfg), given)
-    return dataclasses.replace(cfg, **{k: getattr(checked, k) for k in given})
+def _merge(cfg: C, values: Mapping[str, Any], source: str) -> C:
+    checked = config_from_dict(type(cfg), values, source)
+    return dataclasses.replace(cfg, **{k: getattr(checked, k) for k in values})
 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:

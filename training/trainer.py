@@ -77,9 +77,17 @@ class Trainer:
         if self.world > 1:
             dist.barrier()
 
+    def _agree(self, stop: bool, diverged: bool, device) -> tuple[bool, bool]:
+        """Under DDP every process must stop at the same step: any one's signal or NaN stops all."""
+        if self.world == 1:
+            return stop, diverged
+        flags = torch.tensor([float(stop), float(diverged)], device=device)
+        dist.all_reduce(flags, op=dist.ReduceOp.MAX)
+        return bool(flags[0]), bool(flags[1])
+
     def _install_signal_handlers(self) -> dict:
         def request_stop(signum, _frame):
-            if self._stop_signal is not None:  # second Ctrl-C: give up at once
+            if self._stop_signal is not None:  # second Ctrl-C: give up at once, keep the last checkpoint
                 raise KeyboardInterrupt
             self._stop_signal = signum
             log.warning("signal %s: saving a checkpoint and stopping after this step", signum)
@@ -137,19 +145,18 @@ class Trainer:
             ids = [device.index] if device.type == "cuda" else None
             method.wrap_ddp(lambda net: DDP(net, device_ids=ids))
 
-        loader_workers = cfg.num_workers
         val_batch = collate([val_set[i] for i in range(min(cfg.val_samples, len(val_set)))]) if len(val_set) else None
         writer = _MetricsWriter(self.out) if self.is_main else None
         previous_handlers = self._install_signal_handlers()
         progress = _progress(self.is_main, total_steps, step)
         start, images_seen = time.monotonic(), 0
-        finished = False
+        stopping = False
         try:
             method.train()
-            while step < total_steps and self._stop_signal is None:
+            while step < total_steps and not stopping:
                 train_set.set_epoch(sampler.epoch)
                 loader = DataLoader(
-                    train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=loader_workers,
+                    train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
                     collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
                     persistent_workers=False,
                 )
@@ -157,9 +164,10 @@ class Trainer:
                     batch = method.to_device(batch)
                     losses = method.train_step(batch, step)
                     bad = [k for k, v in losses.items() if not math.isfinite(v)]
-                    if bad:
+                    stopping, diverged = self._agree(self._stop_signal is not None, bool(bad), device)
+                    if diverged:
                         raise TrainingDiverged(
-                            f"loss {', '.join(bad)} became {losses[bad[0]]} at step {step + 1}; the run stopped and "
+                            f"loss {', '.join(bad) or 'of another process'} became non-finite at step {step + 1}; the run stopped and "
                             f"{ckpt_path} still holds the last good state (lower the learning rate and --resume)"
                         )
                     if method.scaler is not None:
@@ -180,15 +188,12 @@ class Trainer:
                             self._save_samples(method, val_batch, step)
                     if step % cfg.checkpoint_every == 0:
                         self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + elapsed)
-                    if step >= total_steps or self._stop_signal is not None:
+                    if step >= total_steps or stopping:
                         break
                 else:
                     sampler.next_epoch()
             finished = step >= total_steps
             self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + time.monotonic() - start)
-        except KeyboardInterrupt:
-            self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + time.monotonic() - start)
-            raise
         finally:
             for sig, handler in previous_handlers.items():
                 signal.signal(sig, handler)
