@@ -84,7 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faceinpaint-train: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("faceinpaint-train: stopped; the last checkpoint is saved (use --resume)", file=sys.stderr)
+        print("faceinpaint-train: interrupted; the run folder keeps its last checkpoint (continue with --resume)", file=sys.stderr)
         return 130
 
 
