@@ -202,6 +202,10 @@ def build_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", Scan
     if cfg.val_data:
         val_records, val_counts = scan_folders(list(cfg.val_data), cache_dir, cfg.num_workers)
         counts.update(val_counts)
+        overlap = {r.path for r in records} & {r.path for r in val_records}
+        if overlap:
+            raise FaceInpaintError(f"{len(overlap)} held-out photo(s) are also training photos, e.g. {min(overlap)}: "
+                                   "pass disjoint --data and --val-data folders")
         train_records = records
     else:
         train_records = [r for r in records if not _held_out(r.path, cfg.val_fraction)]

@@ -16,6 +16,13 @@ def test_scan_counts_bad_files_and_nested_folders(tiny_config):
     assert {r.path for r in train.records}.isdisjoint(r.path for r in val.records)
 
 
+def test_held_out_folders_must_not_overlap_training(tiny_config, face_folder):
+    from engine.errors import FaceInpaintError
+
+    with pytest.raises(FaceInpaintError, match="also training photos"):
+        build_datasets(tiny_config(TrainConfig, val_data=[str(face_folder / "nested")]))
+
+
 def test_cache_skips_detection_on_the_second_scan(tiny_config, monkeypatch):
     def refuse(path):
         raise AssertionError(f"detected {path} again")

@@ -53,3 +53,13 @@ def test_a_nan_loss_stops_the_run_and_keeps_the_last_good_checkpoint(tiny_config
 def test_too_little_data_is_a_clear_error(tiny_config):
     with pytest.raises(FaceInpaintError, match="fewer than one batch"):
         run_training(CollaGANMethod, tiny_config(CollaGANConfig, batch_size=16))
+
+
+def test_metrics_go_to_csv_without_tensorboard(tiny_config, tmp_path, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import now raises ImportError
+    run_training(CollaGANMethod, tiny_config(CollaGANConfig, steps=2))
+    rows = [line.split(",") for line in (tmp_path / "run" / "metrics.csv").read_text().splitlines()]
+    assert {r[0] for r in rows} == {"1", "2"} and {"rec_i", "images_per_second"} <= {r[1] for r in rows}
+    assert not (tmp_path / "run" / "tensorboard").exists()
