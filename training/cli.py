@@ -1,4 +1,4 @@
-"""``faceinpaint-train``: train a method, or export a run as engine weights.
+"""faceinpaint-train: train a method, or export a run as engine weights.
 
     faceinpaint-train METHOD --data DIR [--data DIR ...] [--masks DIR] --out RUN_DIR
                       [--config FILE.toml] [--steps N | --epochs N] [--batch-size B]
@@ -62,7 +62,8 @@ def build_parser(methods: list[str]) -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other config option")
     p = sub.add_parser("export", help="write a run's generator as engine weights + model card")
     p.add_argument("run_dir")
-    p.add_argument("-o", "--output", required=True, help="WEIGHTS.safetensors")
+    p.add_argument("-o", "--output", required=True,
+                   help="WEIGHTS.safetensors (+ a .md model card); inside resources/weights/ the manifest is updated too")
     p.add_argument("--fp16", action="store_true", help="store float16 weights (half the size)")
     return parser
 
