@@ -17,9 +17,11 @@ def common(face_folder, landmark_cache):
 
 @pytest.mark.parametrize("method, extra", [("collagan", []), ("gfc", ["--set", "bottleneck=32", "--set", "stage1_steps=1",
                                                                      "--set", 'face_analysis=""'])])
-def test_train_resume_export_and_inpaint(tmp_path, common, sample_photo_path, method, extra):
+def test_train_resume_export_and_inpaint(tmp_path, common, sample_photo_path, method, extra, monkeypatch):
     from engine.cli_inpaint import main as inpaint
-    from engine.weights import load_state_dict
+    from engine.weights import check_weights, load_state_dict, read_manifest
+
+    monkeypatch.setenv("FACEINPAINT_WEIGHTS_DIR", str(tmp_path))  # export lands in the weights folder
 
     run = tmp_path / "run"
     assert main([method, "--out", str(run), "--steps", "2", *common, *extra]) == 0
@@ -36,6 +38,9 @@ def test_train_resume_export_and_inpaint(tmp_path, common, sample_photo_path, me
     assert 0 < metrics["psnr"] and 0 < metrics["ssim"] <= 1
     assert json.loads(metadata["training"])["steps"] == 3
     assert "Held-out metrics (2 crops" in weights.with_suffix(".md").read_text()
+    entry = read_manifest()["models"][method]
+    assert (entry["file"], entry["card"], entry["method"]) == (weights.name, f"{method}.md", method)
+    assert check_weights(method).ready
 
     out = tmp_path / "completed.png"
     assert inpaint([str(sample_photo_path), "--preset", "mouth", "--model", method, "--weights", str(weights),
