@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
@@ -48,11 +48,16 @@ def parse_size(text: str) -> tuple[int, int]:
 
 
 class ScriptedRun:
-    """Drive the window through load -> mask -> run -> screenshot and set the exit code."""
+    """Drive the window through load -> mask -> run -> screenshot and set the exit code.
+
+    It runs in its own event loop, not ``QApplication.exec``: quitting the application would
+    leave every later event loop of the process returning at once (tests call ``main`` in-process).
+    """
 
     def __init__(self, window, args: argparse.Namespace) -> None:
         self.window, self.args = window, args
         self.exit_code: int | None = None
+        self.loop = QEventLoop()
         self._face_wait_done = False
         QTimer.singleShot(round(args.timeout * 1000), lambda: self.fail(f"gave up after {args.timeout:g} s"))
 
@@ -139,7 +144,7 @@ class ScriptedRun:
         if self.exit_code is None:
             self.exit_code = code
             self.window.close()
-            QApplication.instance().exit(code)
+            self.loop.exit(code)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
         return app.exec()
     script = ScriptedRun(window, args)
     script.start()
-    code = app.exec() if script.exit_code is None else script.exit_code
+    code = script.loop.exec() if script.exit_code is None else script.exit_code
     settings_dir.cleanup()
     return code
 
