@@ -109,7 +109,7 @@ class MainWindow(QMainWindow):
         self.canvas.set_mask_style(self.prefs.mask_color, self.prefs.mask_opacity)
         self.compare_grid = CompareGrid()
         self.model_panel = ModelPanel(self.actions_["run"], self.actions_["compare_models"])
-        self.model_panel.current_changed.connect(lambda _: self._update_enabled())
+        self.model_panel.current_changed.connect(self._update_enabled)
         self.results = ResultsBrowser()
         self.welcome = WelcomePage()
         self._build_central()
@@ -383,6 +383,7 @@ class MainWindow(QMainWindow):
 
     def _load(self, pixels: np.ndarray, path: Path | None, info) -> None:
         self.engine.cancel()
+        self._run_masks.clear()
         self.undo_stack.clear()
         self.results.clear()
         self._update_overlay()
@@ -662,6 +663,9 @@ class MainWindow(QMainWindow):
             self.results.show_live(preview)
 
     def _on_model_finished(self, job_id: int, outcome: ModelOutcome) -> None:
+        mask = self._run_masks.get(job_id)
+        if mask is None:
+            return  # the run was for a photo that has been replaced since
         compare = job_id == self._compare_job
         if outcome.error:
             self.last_error = f"{outcome.model}: {outcome.error}"
@@ -671,7 +675,6 @@ class MainWindow(QMainWindow):
                 self.show_error(f"{outcome.model} could not complete the photo", outcome.error)
             return
         self._job_produced_results = True
-        mask = self._run_masks[job_id]
         diverse = get_model_class(outcome.model).info.diverse
         entries = [ResultEntry(result, mask, outcome.model, diverse) for result in outcome.results]
         self.results.add(entries)
@@ -768,13 +771,15 @@ class MainWindow(QMainWindow):
         self.canvas.set_split(self.split_slider.value() / 100 if on else None)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
-        """Hold Tab to see the original; hold Space to pan (unless typing in a field)."""
+        """Hold Tab to see the original; hold Space to pan -- while working on the canvas."""
         kind = event.type()
         if kind in (QEvent.Type.KeyPress, QEvent.Type.KeyRelease) and self.isActiveWindow():
             key_event: QKeyEvent = event
             focus = QApplication.focusWidget()
             typing = isinstance(focus, (QLineEdit, QAbstractSpinBox))
-            if key_event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Space) and not typing and not self.document.is_empty:
+            on_canvas = focus is self.canvas or self.canvas.underMouse()
+            if key_event.key() in (Qt.Key.Key_Tab, Qt.Key.Key_Space) and on_canvas and not typing \
+                    and not self.document.is_empty:
                 if not key_event.isAutoRepeat():
                     pressed = kind == QEvent.Type.KeyPress
                     if key_event.key() == Qt.Key.Key_Tab:
@@ -811,7 +816,7 @@ class MainWindow(QMainWindow):
         self.device_label.setText(f"Device: {text}")
         self.model_panel.set_device_text(text)
 
-    def _update_enabled(self) -> None:
+    def _update_enabled(self, *_) -> None:
         a = self.actions_
         has_photo = not self.document.is_empty
         busy = self.engine.busy

@@ -91,11 +91,15 @@ def test_preset_needs_and_uses_the_detected_face(loaded_window):
 def test_hold_tab_shows_the_original(loaded_window, qtbot):
     win = loaded_window
     win.document.write_image(np.zeros_like(win.document.image))
-    win.canvas.show_original(True)
+    win.activateWindow()
+    qtbot.waitUntil(win.isActiveWindow, timeout=5000)
+    win.canvas.setFocus()
+    qtbot.keyPress(win.canvas, Qt.Key.Key_Tab)
     shown = win.canvas.image_item.pixmap().toImage()
-    assert shown.pixelColor(10, 10).red() == int(win.document.original[10, 10, 0])
-    win.canvas.show_original(False)
+    assert shown.pixelColor(10, 10).red() == int(win.document.original[10, 10, 0]) > 0
+    qtbot.keyRelease(win.canvas, Qt.Key.Key_Tab)
     assert win.canvas.image_item.pixmap().toImage().pixelColor(10, 10).red() == 0
+    assert win.canvas.hasFocus(), "Tab compared instead of moving the focus"
 
 
 def test_split_view_clips_the_original_at_the_slider(loaded_window):
