@@ -51,6 +51,15 @@ def test_rectangle_and_polygon_tools(loaded_window, mouse):
     assert win.undo_stack.count() == 2
 
 
+def test_lasso_fills_the_dragged_outline(loaded_window, mouse):
+    win = loaded_window
+    win.actions_["lasso"].trigger()
+    mouse.drag(win.canvas, [(100, 300), (200, 300), (200, 400), (100, 400), (100, 301)])
+    mask = win.document.mask
+    assert mask[350, 150] == 255 and mask[350, 250] == 0 and mask[250, 150] == 0
+    assert win.undo_stack.text(0) == "Lasso"
+
+
 def test_mask_operations_are_undoable(loaded_window):
     win = loaded_window
     win.actions_["clear"].trigger()

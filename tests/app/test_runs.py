@@ -6,7 +6,9 @@ import time
 
 import numpy as np
 import pytest
+from PIL import Image
 from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
 
 from engine.errors import WeightsError
 from engine.inpainter import MODELS, register
@@ -32,6 +34,10 @@ def test_run_changes_the_photo_only_inside_the_mask_and_is_undoable(loaded_windo
     assert not np.array_equal(image[hole], original[hole])
     assert not win.document.mask.any(), "applying clears the completed part of the mask"
     assert win.undo_stack.text(win.undo_stack.index() - 1).startswith("Apply telea")
+
+    win.actions_["copy"].trigger()
+    copied = QApplication.clipboard().image()
+    assert (copied.width(), copied.height()) == win.document.size
 
     win.undo_stack.undo()
     assert np.array_equal(win.document.image, original)
@@ -126,7 +132,7 @@ def test_diverse_samples_fill_the_browser_and_apply_is_undoable(slow_model, load
     assert np.array_equal(win.results.entries()[-1].result.image, entries[1].result.image)
 
 
-def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot):
+def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot, tmp_path, monkeypatch):
     win = loaded_window
     paint_box(win)
     win.model_panel.set_checked(["telea", "navier-stokes"])
@@ -146,6 +152,11 @@ def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot
     sheet = win.compare_grid.sheet()  # original + two results: a 2 x 2 sheet at full resolution
     w, h = win.document.size
     assert sheet.width() >= 2 * w and sheet.height() >= 2 * h
+    target = tmp_path / "sheet.png"
+    monkeypatch.setattr("PySide6.QtWidgets.QFileDialog.getSaveFileName", lambda *a, **k: (str(target), ""))
+    win.actions_["save_sheet"].trigger()
+    with Image.open(target) as saved:
+        assert saved.size == (sheet.width(), sheet.height())
 
 
 def test_event_loop_keeps_ticking_while_a_model_runs(slow_model, loaded_window, qtbot):
