@@ -108,7 +108,7 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas(self.document)
         self.canvas.set_mask_style(self.prefs.mask_color, self.prefs.mask_opacity)
         self.compare_grid = CompareGrid()
-        self.model_panel = ModelPanel(self.actions_["run"], self.actions_["compare_models"])
+        self.model_panel = ModelPanel(self.actions_["run"], self.actions_["compare_models"], self.actions_["rescan_models"])
         self.model_panel.current_changed.connect(self._update_enabled)
         self.results = ResultsBrowser()
         self.welcome = WelcomePage()
@@ -242,7 +242,7 @@ class MainWindow(QMainWindow):
         run_menu = bar.addMenu("&Run")
         run_menu.addActions([a["run"], a["compare_models"], a["cancel"], a["apply"]])
         run_menu.addSeparator()
-        run_menu.addAction(a["score"])
+        run_menu.addActions([a["score"], a["rescan_models"]])
         help_menu = bar.addMenu("&Help")
         help_menu.addActions([a["shortcuts"], a["about"]])
 
@@ -331,6 +331,7 @@ class MainWindow(QMainWindow):
         a["cancel"].triggered.connect(self._cancel_or_drop_shape)
         a["apply"].triggered.connect(lambda: self.apply_entry(self.results.current()))
         a["score"].setChecked(True)
+        a["rescan_models"].triggered.connect(self.model_panel.refresh)
         a["preferences"].triggered.connect(self.edit_preferences)
         a["shortcuts"].triggered.connect(lambda: ShortcutSheet(self.actions_, self).exec())
         a["about"].triggered.connect(self._about)
@@ -537,13 +538,18 @@ class MainWindow(QMainWindow):
         return True
 
     def _fill_preset_menu(self) -> None:
-        for name, preset in masks.PRESETS.items():
-            code = COLLAGAN_CODE_OF.get(name)
-            text = f"{code} — {preset.label}" if code else preset.label
-            action = self.preset_menu.addAction(icon("preset"), text, lambda n=name: self.apply_preset(n))
-            action.setToolTip(f"{preset.description} ({preset.source})")
-            if name == "center-block":
+        """Landmark presets (collaGAN's O1-O6 named so), then the random ones that need no face."""
+        for needs_face in (True, False):
+            if not needs_face:
                 self.preset_menu.addSeparator()
+            for name, preset in masks.PRESETS.items():
+                if preset.needs_landmarks != needs_face:
+                    continue
+                code = COLLAGAN_CODE_OF.get(name)
+                text = f"{code} — {preset.label}" if code else preset.label
+                action = self.preset_menu.addAction(icon("preset"), text, lambda n=name: self.apply_preset(n))
+                action.setToolTip(f"{preset.description} ({preset.source})")
+        self.preset_menu.setToolTipsVisible(True)
 
     def _on_mask_edited(self, before: np.ndarray, text: str) -> None:
         self._push(commands.record_mask_edit(self.document, before, text))

@@ -62,7 +62,7 @@ def model_entries() -> list[ModelEntry]:
 class ModelPanel(QWidget):
     current_changed = Signal(str)
 
-    def __init__(self, run_action: QAction, compare_action: QAction, parent=None) -> None:
+    def __init__(self, run_action: QAction, compare_action: QAction, rescan_action: QAction, parent=None) -> None:
         super().__init__(parent)
         self.entries: dict[str, ModelEntry] = {}
         self._tuned: list[str] = []  # TUNABLE keys the current model has
@@ -103,10 +103,11 @@ class ModelPanel(QWidget):
         form.addRow("Device:", self.device)
 
         buttons = QHBoxLayout()
-        for action in (run_action, compare_action):
+        for action in (run_action, compare_action, rescan_action):
             button = QToolButton()
             button.setDefaultAction(action)
-            button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+            if action is not rescan_action:
+                button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             buttons.addWidget(button)
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)

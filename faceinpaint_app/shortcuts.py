@@ -56,6 +56,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "apply": ActionSpec("&Apply completion", "Put the previewed completion into the photo", ("Ctrl+Return",)),
     "score": ActionSpec("Score against the &original", "Show PSNR, SSIM and landmark error in comparisons "
                         "(meaningful when the masked photo was intact)", (), True),
+    "rescan_models": ActionSpec("Rescan &models", "Check every model's weights again (after adding some)", ("F5",)),
     "preferences": ActionSpec("&Preferences…", "Device, theme and mask look", (Key.Preferences, "Ctrl+,")),
     "shortcuts": ActionSpec("&Keyboard shortcuts", "Show every shortcut", (Key.HelpContents, "F1")),
     "about": ActionSpec("&About FaceInpaint", "Version and papers"),

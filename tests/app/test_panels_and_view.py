@@ -81,3 +81,18 @@ def test_status_bar_shows_size_zoom_and_device(loaded_window):
     assert win.zoom_label.text() == "Zoom 100%"
     assert win.device_label.text().startswith("Device: ")
     assert np.isclose(win.canvas.zoom, 1.0)
+
+
+def listed_models(panel) -> list[str]:
+    return [panel.list.item(row).data(Qt.ItemDataRole.UserRole) for row in range(panel.list.count())]
+
+
+def test_rescan_lists_newly_registered_models_and_greys_unready_ones(window, slow_model):
+    assert slow_model.info.name not in listed_models(window.model_panel)
+    window.actions_["rescan_models"].trigger()
+    assert slow_model.info.name in listed_models(window.model_panel)
+    unready = [name for name, entry in window.model_panel.entries.items() if not entry.ready]
+    for name in unready:
+        window.model_panel.select(name)
+        assert not window.actions_["run"].isEnabled()
+        assert window.model_panel.entries[name].reason in window.model_panel.details.text()
