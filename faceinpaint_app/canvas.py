@@ -196,7 +196,10 @@ class Canvas(QGraphicsView):
             radius = 0.12 * (x1 - x0)
             path.addRoundedRect(QRectF(x0, y0, x1 - x0, y1 - y0), radius, radius)
             outline.setPath(path)
-            pen = cosmetic_pen(FACE_COLOR, 2) if selected else cosmetic_pen(QColor(200, 200, 200, 160), 1.5, Qt.PenStyle.DashLine)
+            if selected:
+                pen = cosmetic_pen(FACE_COLOR, 2)
+            else:
+                pen = cosmetic_pen(QColor(200, 200, 200, 160), 1.5, Qt.PenStyle.DashLine)
             outline.setPen(pen)
             outline.setZValue(self.outline_item.zValue())
             outline.setToolTip(f"Face {index + 1}" + ("" if selected else " (pick it with the face tool)"))

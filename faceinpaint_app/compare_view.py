@@ -221,6 +221,7 @@ class CompareGrid(QWidget):
             painter.drawImage(x, y, rgb_to_qimage(tile.image))
             text = f"{tile.title_text}\n{tile.caption.text()}"
             painter.setPen(QColor("black"))
-            painter.drawText(QRectF(x, y + h + 2, w, CAPTION_HEIGHT - 2), Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap, text)
+            caption_box = QRectF(x, y + h + 2, w, CAPTION_HEIGHT - 2)
+            painter.drawText(caption_box, Qt.AlignmentFlag.AlignLeft | Qt.TextFlag.TextWordWrap, text)
         painter.end()
         return sheet

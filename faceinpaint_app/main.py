@@ -35,7 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--screenshot", type=Path, help="save a PNG of the window once done, then exit")
     parser.add_argument("--theme", choices=THEMES, help="colour theme (default: the saved preference)")
     parser.add_argument("--size", default="1360x860", help="window size for screenshots, WIDTHxHEIGHT")
-    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S, help="seconds before a scripted run gives up")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                        help="seconds before a scripted run gives up")
     return parser
 
 

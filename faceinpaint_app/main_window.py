@@ -108,7 +108,9 @@ class MainWindow(QMainWindow):
         self.canvas = Canvas(self.document)
         self.canvas.set_mask_style(self.prefs.mask_color, self.prefs.mask_opacity)
         self.compare_grid = CompareGrid()
-        self.model_panel = ModelPanel(self.actions_["run"], self.actions_["compare_models"], self.actions_["rescan_models"])
+        self.model_panel = ModelPanel(
+            self.actions_["run"], self.actions_["compare_models"], self.actions_["rescan_models"]
+        )
         self.model_panel.current_changed.connect(self._update_enabled)
         self.results = ResultsBrowser()
         self.welcome = WelcomePage()
@@ -312,18 +314,18 @@ class MainWindow(QMainWindow):
             a[key].triggered.connect(lambda _=False, k=key: self._set_tool(k))
         a["brush_smaller"].triggered.connect(lambda: self._step_brush(1 / 1.2))
         a["brush_larger"].triggered.connect(lambda: self._step_brush(1.2))
-        a["clear"].triggered.connect(lambda: self.replace_mask(np.zeros_like(self.document.mask), "Clear mask"))
-        a["invert"].triggered.connect(lambda: self.replace_mask(masks.invert(self.document.mask), "Invert mask"))
-        a["grow"].triggered.connect(lambda: self.replace_mask(masks.grow(self.document.mask, self.prefs.grow_step), "Grow mask"))
+        a["clear"].triggered.connect(lambda: self.edit_mask(np.zeros_like, "Clear mask"))
+        a["invert"].triggered.connect(lambda: self.edit_mask(masks.invert, "Invert mask"))
+        a["grow"].triggered.connect(lambda: self.edit_mask(lambda m: masks.grow(m, self.prefs.grow_step), "Grow mask"))
         a["shrink"].triggered.connect(
-            lambda: self.replace_mask(masks.shrink(self.document.mask, self.prefs.grow_step), "Shrink mask")
+            lambda: self.edit_mask(lambda m: masks.shrink(m, self.prefs.grow_step), "Shrink mask")
         )
         a["zoom_in"].triggered.connect(lambda: self.canvas.zoom_by(1.25))
         a["zoom_out"].triggered.connect(lambda: self.canvas.zoom_by(0.8))
         a["zoom_fit"].triggered.connect(self._fit)
         a["zoom_actual"].triggered.connect(self.canvas.actual_size)
         a["split"].toggled.connect(self._toggle_split)
-        self.split_slider.valueChanged.connect(lambda v: self.canvas.set_split(v / 100) if a["split"].isChecked() else None)
+        self.split_slider.valueChanged.connect(lambda _: self._toggle_split(a["split"].isChecked()))
         a["segmentation"].toggled.connect(lambda _: self._update_overlay())
         a["heatmaps"].toggled.connect(lambda _: self._update_overlay())
         a["run"].triggered.connect(self.run_selected)
@@ -523,13 +525,19 @@ class MainWindow(QMainWindow):
             return
         self._push(commands.set_mask(self.document, new_mask, text))
 
+    def edit_mask(self, operation, text: str) -> None:
+        """Replace the mask with ``operation(mask)`` as one undoable step."""
+        if not self.document.is_empty:
+            self.replace_mask(operation(self.document.mask), text)
+
     def apply_preset(self, name: str, seed: int | None = None) -> bool:
         """Add a preset's mask to the current one (union), drawn from the picked face's landmarks."""
         if self.document.is_empty:
             return False
         face = self.document.face
         try:
-            preset = masks.preset_mask(name, None if face is None else face.landmarks, self.document.mask.shape, seed=seed)
+            landmarks = None if face is None else face.landmarks
+            preset = masks.preset_mask(name, landmarks, self.document.mask.shape, seed=seed)
         except FaceInpaintError as err:
             self.show_error("Cannot apply the preset", f"{err}." if face is not None else f"{err}: no face was found.")
             return False
@@ -875,7 +883,10 @@ def warp_layers_to_photo(layers: list[np.ndarray], crop_to_image: np.ndarray, si
     overlay = np.zeros((h, w, 4), np.float32)
     for layer in layers:
         rgb = layer[:, :, :3].astype(np.float32)
-        alpha = (layer[:, :, 3:4].astype(np.float32) / 255) if layer.shape[2] == 4 else np.full((h, w, 1), 0.7, np.float32)
+        if layer.shape[2] == 4:
+            alpha = layer[:, :, 3:4].astype(np.float32) / 255
+        else:
+            alpha = np.full((h, w, 1), 0.7, np.float32)  # a label map: see the face through it
         overlay[:, :, :3] = overlay[:, :, :3] * (1 - alpha) + rgb * alpha
         overlay[:, :, 3:] = np.maximum(overlay[:, :, 3:], alpha)
     overlay[:, :, 3] *= 255

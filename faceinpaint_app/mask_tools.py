@@ -23,7 +23,9 @@ def _clip_rect(x0: float, y0: float, x1: float, y1: float, shape: tuple[int, ...
     return QRect(left, top, right - left, bottom - top)
 
 
-def paint_segment(mask: np.ndarray, p0: QPointF, p1: QPointF, size: float, hardness: float, erase: bool) -> QRect | None:
+def paint_segment(
+    mask: np.ndarray, p0: QPointF, p1: QPointF, size: float, hardness: float, erase: bool
+) -> QRect | None:
     """Paint (or erase) a round-capped segment of diameter ``size`` with a soft edge.
 
     ``hardness`` 1 gives a crisp edge; lower values blur the outer part of the dab, and the

@@ -107,7 +107,8 @@ def loaded_window(known_faces, window, qtbot, sample_photo_path):
 def _send(view, kind: QEvent.Type, pos: QPoint, button: Qt.MouseButton, buttons: Qt.MouseButton) -> None:
     viewport = view.viewport()
     local = QPointF(pos)
-    event = QMouseEvent(kind, local, QPointF(viewport.mapToGlobal(pos)), button, buttons, Qt.KeyboardModifier.NoModifier)
+    event = QMouseEvent(kind, local, QPointF(viewport.mapToGlobal(pos)), button, buttons,
+                        Qt.KeyboardModifier.NoModifier)
     QApplication.sendEvent(viewport, event)
 
 
