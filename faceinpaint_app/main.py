@@ -23,6 +23,15 @@ APP_NAME = "FaceInpaint"
 DEFAULT_TIMEOUT_S = 600
 
 
+def parse_size(text: str) -> tuple[int, int]:
+    """``WIDTHxHEIGHT`` as (width, height)."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--size must look like 1360x860, got {text!r}") from None
+    return width, height
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faceinpaint", description="Complete occluded faces in photos.")
     parser.add_argument("image", nargs="?", type=Path, help="photo to open")
@@ -34,18 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="seed of the first sample")
     parser.add_argument("--screenshot", type=Path, help="save a PNG of the window once done, then exit")
     parser.add_argument("--theme", choices=THEMES, help="colour theme (default: the saved preference)")
-    parser.add_argument("--size", default="1360x860", help="window size for screenshots, WIDTHxHEIGHT")
+    parser.add_argument("--size", type=parse_size, default=(1360, 860),
+                        help="window size for screenshots, WIDTHxHEIGHT")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help="seconds before a scripted run gives up")
     return parser
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    try:
-        width, height = (int(part) for part in text.lower().split("x"))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"--size must look like 1360x860, got {text!r}") from None
-    return width, height
 
 
 class ScriptedRun:
@@ -59,8 +61,9 @@ class ScriptedRun:
         self.window, self.args = window, args
         self.exit_code: int | None = None
         self.loop = QEventLoop()
-        self._face_wait_done = False
-        QTimer.singleShot(round(args.timeout * 1000), lambda: self.fail(f"gave up after {args.timeout:g} s"))
+        self.deadline = QTimer(singleShot=True, interval=round(args.timeout * 1000))
+        self.deadline.timeout.connect(lambda: self.fail(f"gave up after {args.timeout:g} s"))
+        self.deadline.start()
 
     def start(self) -> None:
         if self.window.document.is_empty:
@@ -144,6 +147,7 @@ class ScriptedRun:
     def _exit(self, code: int) -> None:
         if self.exit_code is None:
             self.exit_code = code
+            self.deadline.stop()
             self.window.close()
             self.loop.exit(code)
 
@@ -156,10 +160,6 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("a scripted run (--model, --compare, --preset, --mask, --screenshot) needs an IMAGE")
     if args.samples < 1:
         parser.error("--samples must be at least 1")
-    try:
-        size = parse_size(args.size)
-    except argparse.ArgumentTypeError as err:
-        parser.error(str(err))
 
     from faceinpaint_app.qt_check import binding_drops_references, broken_binding_message
 
@@ -167,8 +167,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"faceinpaint: error: {broken_binding_message()}", file=sys.stderr)
         return 1
 
-    QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    app = QApplication.instance()
+    if app is None:  # Qt 6 scales for high DPI; pass fractional factors (125 %, 150 %) through unrounded
+        QGuiApplication.setHighDpiScaleFactorRoundingPolicy(Qt.HighDpiScaleFactorRoundingPolicy.PassThrough)
+        app = QApplication([sys.argv[0]])
     app.setOrganizationName(APP_NAME)
     app.setApplicationName(APP_NAME)
     from faceinpaint_app.main_window import MainWindow
@@ -186,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
 
     window = MainWindow(prefs, ask_before_discarding=not scripted)
     if scripted:
-        window.resize(*size)
+        window.resize(*args.size)
     window.show()
     if args.image is not None:
         window.open_path(args.image)
