@@ -58,3 +58,19 @@ def test_segmentation_and_heatmap_overlays_land_on_the_face(face_model, loaded_w
     assert abs(peak_x * 4 - expected[0]) < 12 and abs(peak_y * 4 - expected[1]) < 12
     win.actions_["heatmaps"].setChecked(False)
     assert win.canvas.overlay_item.pixmap().isNull()
+
+
+def test_a_face_model_without_a_face_says_so_and_changes_nothing(face_model, monkeypatch, window, qtbot,
+                                                                  sample_photo_path):
+    monkeypatch.setattr("engine.face.detect_faces", lambda image, backend="auto": [])
+    with qtbot.waitSignal(window.faces_ready, timeout=30_000):
+        window.open_path(sample_photo_path)
+    assert not window.apply_preset("mouth"), "landmark presets need a face"
+    assert window.apply_preset("random-block", seed=1)
+    mask_before = window.document.mask.copy()
+    with qtbot.waitSignal(window.run_finished, timeout=60_000) as finished:
+        window.run_models([face_model.info.name])
+    assert finished.args == [False]
+    assert "none was found" in window.last_error
+    assert np.array_equal(window.document.image, window.document.original)
+    assert np.array_equal(window.document.mask, mask_before)
