@@ -235,8 +235,12 @@ class EngineClient(QObject):
             self.current = None
         self.job_finished.emit(job_id, cancelled)
 
-    def shutdown(self, timeout_ms: int = 10_000) -> bool:
-        """Cancel any run and stop the thread; True when it stopped within ``timeout_ms``."""
+    def shutdown(self) -> None:
+        """Cancel any run and wait for the thread to end.
+
+        Models poll the cancel flag between steps, so this takes at most one step. There is no
+        time limit on purpose: destroying a QThread that still runs aborts the whole process.
+        """
         self.cancel()
         self._thread.quit()
-        return self._thread.wait(timeout_ms)
+        self._thread.wait()
