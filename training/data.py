@@ -24,6 +24,7 @@ import torch
 from torch.utils.data import Dataset, DistributedSampler
 
 from engine.errors import FaceInpaintError
+from engine.face.align import warp_affine_region
 from engine.face.types import five_points
 from training.config import TrainConfig
 from training.io import atomic_write
@@ -258,7 +259,7 @@ class FaceDataset(Dataset):
         rng = self._rng(index)
         matrix, flipped = self._geometry(record.landmarks, rng)
         photo = read_image(record.path)
-        crop = cv2.warpAffine(photo, matrix, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT_101)
+        crop = warp_affine_region(photo, matrix, (size, size))  # as the engine crops: anti-aliased, reflected borders
         points = (record.landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
         if flipped:
             points = points[FLIP_68]  # the image-left eye of the mirror is the original's right eye
