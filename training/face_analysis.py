@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet, heatmap_landmarks
+from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet
 from training.config import TrainConfig
 from training.methods import TrainMethod, register, unwrap
 
@@ -72,11 +72,12 @@ class FaceAnalysisMethod(TrainMethod):
 
     @torch.no_grad()
     def validate(self, batch: dict[str, Tensor]) -> dict[str, list[float]]:
-        """NME (inter-ocular) of the soft-argmax landmarks and parsing pixel accuracy, per crop."""
+        """NME (inter-ocular) of the heatmap peaks, as landmark detectors are scored, and parsing accuracy."""
+        from engine.face.labels import heatmap_peaks
         from engine.metrics import landmark_nme
 
         heatmaps, parsing = self.net(batch["image"])
-        predicted = heatmap_landmarks(heatmaps).cpu().numpy()
+        predicted = [heatmap_peaks(maps) for maps in heatmaps.float().cpu().numpy()]
         truth = batch["landmarks"].cpu().numpy()
         accuracy = (parsing.argmax(dim=1) == batch["parsing"]).float().mean(dim=(1, 2)).cpu().numpy()
         return {"nme": [landmark_nme(p, t) for p, t in zip(predicted, truth)], "parsing_accuracy": list(np.asarray(accuracy))}

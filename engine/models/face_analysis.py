@@ -119,11 +119,12 @@ class FaceAnalysisNet(nn.Module):
 def heatmap_landmarks(heatmaps: Tensor, temperature: float = 0.02) -> Tensor:
     """Differentiable soft-argmax: (B, L, H, W) heatmaps -> (B, L, 2) x, y in pixels.
 
-    The heatmaps are sharpened by a softmax with a small temperature (heatmaps live in [0, 1]), so
-    the background contributes little and the estimate stays near the peak.
+    Each map is scaled to a peak of 1 and sharpened by a softmax with a small temperature, so the
+    thousands of background pixels cannot outweigh the peak even when a network's peaks are low.
     """
     b, n, h, w = heatmaps.shape
-    weights = torch.softmax(heatmaps.reshape(b, n, h * w).float() / temperature, dim=-1).reshape(b, n, h, w)
+    scaled = heatmaps.float() / heatmaps.float().amax(dim=(2, 3), keepdim=True).clamp_min(1e-6)
+    weights = torch.softmax(scaled.reshape(b, n, h * w) / temperature, dim=-1).reshape(b, n, h, w)
     xs = torch.arange(w, device=heatmaps.device, dtype=weights.dtype)
     ys = torch.arange(h, device=heatmaps.device, dtype=weights.dtype)
     return torch.stack([(weights.sum(dim=2) * xs).sum(-1), (weights.sum(dim=3) * ys).sum(-1)], dim=-1)
