@@ -37,11 +37,13 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
     return values
 
 
-def build_parser(methods: list[str]) -> argparse.ArgumentParser:
+def build_parser(methods: dict) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faceinpaint-train", description=__doc__.split("\n\n")[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="METHOD|export")
-    for name in methods:
+    for name in sorted(methods):
         p = sub.add_parser(name, help=f"train {name}")
+        for field_name, help_text in methods[name].cli_options.items():
+            p.add_argument("--" + field_name.replace("_", "-"), dest=field_name, help=help_text)
         p.add_argument("--data", action="append", help="folder of face photos (repeatable; searched recursively)")
         p.add_argument("--val-data", action="append", help="held-out folder (repeatable); default: hold out val_fraction")
         p.add_argument("--masks", action="append", help="folder of irregular masks, white = hole (repeatable)")
@@ -73,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     methods = load_methods()
-    args = build_parser(sorted(methods)).parse_args(argv)
+    args = build_parser(methods).parse_args(argv)
     try:
         if args.command == "export":
             from training.export import export_run
@@ -97,6 +99,7 @@ def _train(method_cls, args) -> int:
         "steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "resolution": args.resolution, "width": args.width, "num_workers": args.num_workers,
         "device": args.device, "seed": args.seed, "amp": args.amp, **_parse_set(args.set),
+        **{name: getattr(args, name) for name in method_cls.cli_options},
     }
     if args.epochs is not None:
         overrides["steps"] = 0

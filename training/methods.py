@@ -41,6 +41,9 @@ class TrainMethod(abc.ABC):
     name: ClassVar[str]
     config_cls: ClassVar[type[TrainConfig]]
     engine_weights_name: ClassVar[str | None] = None  # manifest name of the export; None = ``name``
+    # Config fields important enough to get their own ``--flag`` on this method's command line
+    # (field name -> help); every other field is reachable with ``--set KEY=VALUE``.
+    cli_options: ClassVar[dict[str, str]] = {}
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str) -> None:
         self.cfg = cfg

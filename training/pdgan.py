@@ -115,6 +115,7 @@ def total_variation(image: Tensor) -> Tensor:
 class PDGANMethod(TrainMethod):
     name = "pdgan"
     config_cls = PDGANConfig
+    cli_options = {"prior": "an exported pdgan weights file whose trained prior is reused: skips stage 1"}
 
     def build(self) -> None:
         cfg: PDGANConfig = self.cfg

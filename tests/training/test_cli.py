@@ -59,3 +59,14 @@ def test_errors_are_reported_not_raised(tmp_path, common, capsys):
     bad.write_text("lr = [")
     assert main(["gfc", "--out", str(tmp_path / "c"), "--config", str(bad), *common]) == 2
     assert "bad.toml" in capsys.readouterr().err
+
+
+def test_method_specific_flags_reach_the_config():
+    from training.cli import build_parser
+    from training.methods import load_methods
+
+    methods = load_methods()
+    args = build_parser(methods).parse_args(["pdgan", "--out", "run", "--prior", "prior.safetensors"])
+    assert args.prior == "prior.safetensors"
+    with pytest.raises(SystemExit):  # --prior belongs to pdgan only
+        build_parser(methods).parse_args(["collagan", "--out", "run", "--prior", "prior.safetensors"])
