@@ -30,7 +30,7 @@ from engine.face import align_face, detect_faces
 from engine.imageio import read_image
 from engine.inpainter import create_model
 from engine.models.dcgan import DCGANArchitecture, DCGANNet, LatentSearch, SearchSettings
-from engine.models.face_analysis import image_to_tensor, tensor_to_image
+from engine.models.torch_base import image_to_tensor, tensor_to_image
 from engine.paths import sample_photo
 from engine.weights import save_state_dict
 

@@ -177,11 +177,12 @@ def load_state_dict(name_or_path: str | Path, *, module=None, device: str = "cpu
         except json.JSONDecodeError as err:
             raise WeightsError(f"weights file {path} has an unreadable architecture record: {err}") from err
     if module is not None:
-        tensors = _match_module(path, tensors, module)
+        tensors = match_module(path, tensors, module)
     return tensors, metadata
 
 
-def _match_module(path: Path, tensors: dict, module) -> dict:
+def match_module(path: str | Path, tensors: dict, module) -> dict:
+    """``tensors`` checked key by key and shape by shape against ``module`` and cast to its dtypes."""
     expected = module.state_dict()
     missing = [k for k in expected if k not in tensors]
     unexpected = [k for k in tensors if k not in expected]

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
-from engine.models.face_analysis import (
-    NUM_PARSING_CLASSES,
-    image_to_tensor,
-    load_network,
-    tensor_to_image,
-    weights_source,
-)
+from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.models.face_analysis import NUM_PARSING_CLASSES
+from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 TASKS = ("i", "s", "d")  # inpainting, segmentation (parsing), (landmark) detection
 NUM_HEATMAPS = 5  # CelebA's five landmarks (4.1)
@@ -102,7 +96,7 @@ def fill_hole(image: Tensor, mask: Tensor, noise: Tensor | None) -> Tensor:
 
 
 @register
-class CollaGANInpaint(InpaintModel):
+class CollaGANInpaint(TorchInpaintModel):
     info = ModelInfo(
         name="collagan",
         display_name="collaGAN",
@@ -113,32 +107,18 @@ class CollaGANInpaint(InpaintModel):
         description="Completes the face while predicting its parsing map and landmark heatmaps.",
     )
 
-    def _load(self) -> None:
-        self.net, self.arch = load_network(
-            weights_source(self), CollaGANGenerator, CollaGANArchitecture, device=self.device
-        )
-
-    def to_cpu(self) -> None:
-        super().to_cpu()
-        if self._loaded:
-            self.net.to("cpu")
+    network_cls = CollaGANGenerator
+    architecture_cls = CollaGANArchitecture
 
     @torch.no_grad()
     def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
-        device = next(self.net.parameters()).device
-        size = self.arch.resolution
-        image = image_to_tensor(crop, device)
-        hole = torch.from_numpy((mask > 127).astype(np.float32)).to(device)[None, None]
-        if image.shape[-1] != size:  # weights trained at another size than the crop
-            image = nn.functional.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
-            hole = (nn.functional.interpolate(hole, size=(size, size), mode="bilinear", align_corners=False) > 0.5).float()
+        device = self.net_device
+        image, hole = crop_to_network(crop, mask, self.arch.resolution, device)
         results = []
         for seed in seeds:
             generator = torch.Generator().manual_seed(seed)
             noise = (torch.rand(image.shape, generator=generator) * 2 - 1).to(device)
-            output = self.net(fill_hole(image, hole, noise), hole)
-            if output.shape[-1] != crop.shape[1]:
-                output = nn.functional.interpolate(output, size=crop.shape[:2], mode="bilinear", align_corners=False)
+            output = network_to_crop(self.net(fill_hole(image, hole, noise), hole), crop.shape[:2])
             tasks = split_tasks(output, self.arch)
             extras = {}
             if "s" in tasks:

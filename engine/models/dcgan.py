@@ -30,15 +30,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import CancelledError, WeightsError
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
-from engine.models.face_analysis import (
-    heatmap_landmarks,
-    image_to_tensor,
-    load_face_analysis,
-    load_network,
-    tensor_to_image,
-    weights_source,
-)
+from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.models.face_analysis import heatmap_landmarks, load_face_analysis
+from engine.models.torch_base import TorchInpaintModel, crop_to_network, tensor_to_image
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +251,7 @@ def poisson_blend(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> n
 
 
 @register
-class DCGANInpainter(InpaintModel):
+class DCGANInpainter(TorchInpaintModel):
     info = ModelInfo(
         name="dcgan",
         display_name="DCGAN latent search",
@@ -274,8 +268,11 @@ class DCGANInpainter(InpaintModel):
         self.settings = settings or SearchSettings()
         self.face_analysis_weights = face_analysis_weights
 
+    network_cls = DCGANNet
+    architecture_cls = DCGANArchitecture
+
     def _load(self) -> None:
-        self.net, self.arch = load_network(weights_source(self), DCGANNet, DCGANArchitecture, device=self.device)
+        super()._load()
         self.face_analysis = self._load_face_analysis()
 
     def _load_face_analysis(self) -> nn.Module | None:
@@ -291,21 +288,13 @@ class DCGANInpainter(InpaintModel):
             return None
         return net
 
-    def to_cpu(self) -> None:
-        super().to_cpu()
-        if self._loaded:
-            self.net.to("cpu")
-            if self.face_analysis is not None:
-                self.face_analysis.to("cpu")
+    def _networks(self) -> list[nn.Module]:
+        return [self.net] + ([self.face_analysis] if self.face_analysis is not None else [])
 
     def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
-        device = next(self.net.parameters()).device
+        device = self.net_device
         size = self.arch.resolution
-        image = image_to_tensor(crop, device)
-        hole = torch.from_numpy((mask > 127).astype(np.float32)).to(device)[None, None]
-        if image.shape[-1] != size:
-            image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-            hole = (F.interpolate(hole, size=(size, size), mode="area") > 0).float()
+        image, hole = crop_to_network(crop, mask, size, device)
 
         def preview(fraction: float, message: str, latent: Tensor) -> None:
             with torch.no_grad():

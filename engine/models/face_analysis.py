@@ -3,68 +3,20 @@
 No pretrained face parser, FAN or VGG weights can be had offline, yet GFC (parsing regulariser),
 PD-GAN and the DCGAN search (landmark losses) and the perceptual losses need one, so we train this
 compact U-Net ourselves (``faceinpaint-train face-analysis``; weights name "face-analysis").
-
-This module also holds the few helpers the learned crop models share: architecture records in
-the weights' metadata, loading a network from a weights file, and image <-> tensor conversion.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from dataclasses import dataclass
-from typing import Any, Callable
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.errors import WeightsError
+from engine.models.torch_base import load_network
 
 NUM_LANDMARKS = 68
 NUM_PARSING_CLASSES = 8  # engine.face.labels.PARSING_CLASSES
-
-
-# -- helpers shared by the learned crop models -------------------------------------------------
-def architecture_from_metadata(cls, metadata: dict[str, Any], source: str):
-    """Rebuild an architecture dataclass from a weights file's "architecture" entry."""
-    raw = metadata.get("architecture")
-    if raw is None:
-        raise WeightsError(f"{source}: the weights file records no architecture")
-    try:
-        values = json.loads(raw) if isinstance(raw, str) else dict(raw)
-        known = {f.name for f in dataclasses.fields(cls)}
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items() if k in known})
-    except (ValueError, TypeError) as err:
-        raise WeightsError(f"{source}: unusable architecture record ({err})") from None
-
-
-def load_network(source, build: Callable[[Any], nn.Module], arch_cls, *, device="cpu") -> tuple[nn.Module, Any]:
-    """Read weights (path or manifest name), build the network its metadata describes, load it, eval mode."""
-    from engine.weights import load_state_dict
-
-    _, metadata = load_state_dict(source, device="cpu")
-    arch = architecture_from_metadata(arch_cls, metadata, str(source))
-    net = build(arch)
-    tensors, _ = load_state_dict(source, module=net, device="cpu")
-    net.load_state_dict(tensors)
-    return net.to(device).eval(), arch
-
-
-def image_to_tensor(image: np.ndarray, device) -> Tensor:
-    """uint8 H x W x 3 -> (1, 3, H, W) float in [-1, 1]."""
-    return torch.from_numpy(np.ascontiguousarray(image)).to(device).permute(2, 0, 1)[None].float() / 127.5 - 1.0
-
-
-def tensor_to_image(tensor: Tensor) -> np.ndarray:
-    """(3, H, W) in [-1, 1] -> uint8 H x W x 3."""
-    return ((tensor.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
-
-
-def weights_source(model) -> Any:
-    """What to load for an engine model: the user's file, else the manifest name."""
-    return model.weights_path if model.weights_path is not None else model.info.weights_name
 
 
 # -- the network --------------------------------------------------------------------------------

@@ -9,12 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
-from engine.models.face_analysis import image_to_tensor, load_network, tensor_to_image, weights_source
+from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 # VGG-19 up to pool3 plus GFC's two extra convs: (convs, channel multiple of ``width``) per stage.
 ENCODER_STAGES = ((2, 1), (2, 2), (4, 4), (2, 8))
@@ -79,7 +78,7 @@ def noise_fill(image: Tensor, mask: Tensor, generator: torch.Generator | None = 
 
 
 @register
-class GFCInpaint(InpaintModel):
+class GFCInpaint(TorchInpaintModel):
     info = ModelInfo(
         name="gfc",
         display_name="GFC",
@@ -89,24 +88,11 @@ class GFCInpaint(InpaintModel):
         description="Encoder-decoder trained with local and global discriminators and a parsing loss.",
     )
 
-    def _load(self) -> None:
-        self.net, self.arch = load_network(weights_source(self), GFCGenerator, GFCArchitecture, device=self.device)
-
-    def to_cpu(self) -> None:
-        super().to_cpu()
-        if self._loaded:
-            self.net.to("cpu")
+    network_cls = GFCGenerator
+    architecture_cls = GFCArchitecture
 
     @torch.no_grad()
     def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
-        device = next(self.net.parameters()).device
-        size = self.arch.resolution
-        image = image_to_tensor(crop, device)
-        hole = torch.from_numpy((mask > 127).astype(np.float32)).to(device)[None, None]
-        if image.shape[-1] != size:
-            image = nn.functional.interpolate(image, size=(size, size), mode="bilinear", align_corners=False)
-            hole = (nn.functional.interpolate(hole, size=(size, size), mode="bilinear", align_corners=False) > 0.5).float()
-        out = self.net(noise_fill(image, hole, torch.Generator().manual_seed(seeds[0])))
-        if out.shape[-1] != crop.shape[1]:
-            out = nn.functional.interpolate(out, size=crop.shape[:2], mode="bilinear", align_corners=False)
+        image, hole = crop_to_network(crop, mask, self.arch.resolution, self.net_device)
+        out = network_to_crop(self.net(noise_fill(image, hole, torch.Generator().manual_seed(seeds[0]))), crop.shape[:2])
         return [CropCompletion(image=tensor_to_image(out[0]), seed=seeds[0])]

@@ -24,9 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
+from engine.inpainter import CropCompletion, ModelInfo, register
 from engine.masks import channel_masks
-from engine.models.face_analysis import load_network, weights_source
+from engine.models.torch_base import TorchInpaintModel, network_to_crop
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,7 @@ def channel_hole(mask: np.ndarray) -> np.ndarray:
 
 
 @register
-class MDEInpainter(InpaintModel):
+class MDEInpainter(TorchInpaintModel):
     info = ModelInfo(
         name="mde",
         display_name="Missing Data Encoder",
@@ -145,17 +145,12 @@ class MDEInpainter(InpaintModel):
     remask_ratio = 0.75  # S of the REC re-mask: the fraction of each channel a seed keeps visible
     resample_steps = 1  # 3.1.2: >1 completes, re-masks and completes again
 
-    def _load(self) -> None:
-        self.net, self.arch = load_network(weights_source(self), MDEGenerator, MDEArchitecture, device=self.device)
-
-    def to_cpu(self) -> None:
-        super().to_cpu()
-        if self._loaded:
-            self.net.to("cpu")
+    network_cls = MDEGenerator
+    architecture_cls = MDEArchitecture
 
     @torch.inference_mode()
     def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
-        device = next(self.net.parameters()).device
+        device = self.net_device
         size = self.arch.resolution
         hole = channel_hole(mask)
         results = []
@@ -177,7 +172,5 @@ class MDEInpainter(InpaintModel):
         if image.shape[-1] != size:  # weights trained at another size than the crop
             image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
             known = (F.interpolate(known, size=(size, size), mode="area") >= 1.0 - 1e-6).float()
-        out = self.net(image * known)
-        if out.shape[-2:] != crop.shape[:2]:
-            out = F.interpolate(out, size=crop.shape[:2], mode="bilinear", align_corners=False)
+        out = network_to_crop(self.net(image * known), crop.shape[:2])
         return (out[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).cpu().numpy()

@@ -21,13 +21,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
-from engine.models.face_analysis import image_to_tensor, load_network, tensor_to_image, weights_source
+from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 PROBABILITY_RULES = ("continuous", "exponential")
 MAX_WIDTH_FACTOR = 4  # the widest layers have 4 x width channels (256 at width 64)
@@ -260,7 +259,7 @@ class PDGANNet(nn.Module):
 
 
 @register
-class PDGANInpainter(InpaintModel):
+class PDGANInpainter(TorchInpaintModel):
     info = ModelInfo(
         name="pdgan",
         display_name="PD-GAN (faces)",
@@ -271,35 +270,14 @@ class PDGANInpainter(InpaintModel):
         description="Draws several different plausible faces for the hole, each reproducible from its seed.",
     )
 
-    def _load(self) -> None:
-        self.net, self.arch = load_network(weights_source(self), PDGANNet, PDGANArchitecture, device=self.device)
-
-    def to_cpu(self) -> None:
-        super().to_cpu()
-        if self._loaded:
-            self.net.to("cpu")
+    network_cls = PDGANNet
+    architecture_cls = PDGANArchitecture
 
     @torch.inference_mode()
     def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
-        device = next(self.net.parameters()).device
+        device = self.net_device
         image, hole = crop_to_network(crop, mask, self.arch.resolution, device)
         z = torch.stack([latent_for_seed(s, self.arch.latent_dim) for s in seeds]).to(device)
         progress(0.1, f"drawing {len(seeds)} sample(s)", None)
-        out = self.net(image, 1.0 - hole, z)
-        if out.shape[-2:] != crop.shape[:2]:
-            out = F.interpolate(out, size=crop.shape[:2], mode="bilinear", align_corners=False)
+        out = network_to_crop(self.net(image, 1.0 - hole, z), crop.shape[:2])
         return [CropCompletion(tensor_to_image(img), seed) for img, seed in zip(out, seeds)]
-
-
-def crop_to_network(crop: np.ndarray, mask: np.ndarray, size: int, device) -> tuple[Tensor, Tensor]:
-    """The crop in [-1, 1] and its hole (1 = missing) at the network's size.
-
-    Weights may be trained at another size than the crop the engine aligns (narrow test networks
-    at 64 px): the crop is resized, and a resized pixel is a hole if any part of it was.
-    """
-    image = image_to_tensor(crop, device)
-    hole = torch.from_numpy((mask > 127).astype(np.float32)).to(device)[None, None]
-    if image.shape[-1] != size:
-        image = F.interpolate(image, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-        hole = (F.interpolate(hole, size=(size, size), mode="area") > 0).float()
-    return image, hole
