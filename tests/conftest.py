@@ -14,6 +14,18 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("FACEINPAINT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_torch_thread():
+    """The suite's networks are tiny: they gain nothing from threads, and on a shared 2-core
+    machine they lose a lot. Imported lazily so tests without torch do not pay for it."""
+    import torch
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
     """``../shared/data`` (research-only data sets); tests that need it skip cleanly without it."""

@@ -15,17 +15,6 @@ from PIL import Image
 COPIES = 6
 
 
-@pytest.fixture(autouse=True, scope="session")
-def one_torch_thread():
-    """Tiny networks gain nothing from threads, and on a shared 2-core machine they lose a lot."""
-    import torch
-
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 @pytest.fixture(scope="session")
 def face_folder(tmp_path_factory, sample_photo) -> Path:
     root = tmp_path_factory.mktemp("faces")
@@ -68,3 +57,20 @@ def tiny_config(tmp_path, face_folder, landmark_cache):
 
     return make
 
+
+
+@pytest.fixture(scope="session")
+def fast_features(tmp_path_factory) -> dict:
+    """A tiny face-analysis network as the perceptual feature source: a random VGG19 is slow to build."""
+    import dataclasses
+
+    import torch
+
+    from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet
+    from engine.weights import save_state_dict
+
+    arch = FaceAnalysisArchitecture(resolution=32, width=4, depth=2)
+    path = tmp_path_factory.mktemp("features") / "face-analysis.safetensors"
+    torch.manual_seed(0)
+    save_state_dict(path, FaceAnalysisNet(arch).state_dict(), {"method": "face-analysis", "architecture": dataclasses.asdict(arch)})
+    return {"perceptual_weights": str(path)}

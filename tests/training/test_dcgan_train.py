@@ -18,14 +18,6 @@ from training.trainer import run_training
 TINY = dict(resolution=32, width=8, eval_iterations=10, eval_restarts=2)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def batch(face_folder, landmark_cache, tmp_path_factory):
     cfg = DCGANConfig(data=[str(face_folder)], out=str(tmp_path_factory.mktemp("dcgan")), cache_dir=str(landmark_cache),

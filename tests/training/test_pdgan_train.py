@@ -19,27 +19,6 @@ from training.trainer import run_training
 TINY = dict(resolution=32, width=8, mask_mix={"strokes": 1.0}, face_analysis="")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def fast_features(tmp_path_factory) -> dict:
-    """A tiny face-analysis network as the perceptual feature source: a random VGG19 is slow to build."""
-    from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet
-    from engine.weights import save_state_dict
-
-    arch = FaceAnalysisArchitecture(resolution=32, width=4, depth=2)
-    path = tmp_path_factory.mktemp("features") / "face-analysis.safetensors"
-    torch.manual_seed(0)
-    save_state_dict(path, FaceAnalysisNet(arch).state_dict(), {"method": "face-analysis", "architecture": dataclasses.asdict(arch)})
-    return {"perceptual_weights": str(path)}
-
-
 @pytest.fixture(scope="module")
 def config(face_folder, landmark_cache, tmp_path_factory, fast_features):
     def make(**overrides):

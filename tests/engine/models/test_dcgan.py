@@ -26,15 +26,6 @@ TINY = DCGANArchitecture(resolution=16, width=8)
 QUICK = SearchSettings(iterations=30, restarts=2, preview_every=5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny networks run faster on one thread than on cores shared with other jobs."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
 @pytest.fixture(scope="module")
 def tiny_weights(tmp_path_factory):
     torch.manual_seed(0)
