@@ -48,6 +48,18 @@ class RunOutcome:
     images_per_second: float
 
 
+def _leave_stop_signals_to_the_main_process(worker_id: int) -> None:
+    """Data-loader workers ignore Ctrl-C and SIGTERM.
+
+    Terminals, ``timeout``, schedulers and ``kill -- -PGID`` signal the whole process group; a
+    worker killed by that makes the main process die mid-step with "DataLoader worker is killed"
+    instead of finishing the step and saving its checkpoint. The main process stops the workers
+    itself when it shuts the loader down.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+
+
 class Trainer:
     def __init__(self, method_cls: type[TrainMethod], cfg: TrainConfig, *, resume: bool = False) -> None:
         if not cfg.out:
@@ -158,7 +170,7 @@ class Trainer:
                 loader = DataLoader(
                     train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
                     collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
-                    persistent_workers=False,
+                    persistent_workers=False, worker_init_fn=_leave_stop_signals_to_the_main_process,
                 )
                 for batch in loader:
                     batch = method.to_device(batch)

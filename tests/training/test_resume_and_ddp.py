@@ -95,16 +95,20 @@ def test_torchrun_trains_collagan_on_two_cpu_processes(tmp_path, face_folder, la
     assert torch.load(tmp_path / "run" / CHECKPOINT, weights_only=True)["step"] == 2
 
 
-def test_sigterm_saves_a_checkpoint_at_the_current_step_and_exits(tmp_path, face_folder, landmark_cache):
+def test_sigterm_to_the_process_group_saves_a_checkpoint_at_the_current_step_and_exits(
+    tmp_path, face_folder, landmark_cache
+):
+    """As ``timeout``, a terminal or a scheduler do: the signal reaches the data-loader workers too."""
     log = tmp_path / "term.log"
     args = recorder_args(face_folder, landmark_cache, tmp_path / "run", log, steps=50, delay=0.2)
     args[args.index("checkpoint_every=1")] = "checkpoint_every=1000"  # only the exit checkpoint
+    args[args.index("--num-workers") + 1] = "1"
     proc = subprocess.Popen([sys.executable, str(RECORDER), *args], env=environment(),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and (not Path(f"{log}.0").exists() or len(read_log(Path(f"{log}.0"))) < 3):
         time.sleep(0.05)
-    proc.send_signal(signal.SIGTERM)
+    os.killpg(proc.pid, signal.SIGTERM)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 130, err.decode()[-2000:]
     done = len(read_log(Path(f"{log}.0")))
