@@ -7,7 +7,6 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from PIL import Image
 
 from engine.errors import WeightsError
 from engine.inpainter import create_model
@@ -30,11 +29,8 @@ def tiny_weights(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def face_crop(sample_photo):
-    h, w = sample_photo.shape[:2]
-    side = min(h, w)
-    square = sample_photo[(h - side) // 2 : (h + side) // 2, (w - side) // 2 : (w + side) // 2]
-    return np.array(Image.fromarray(square).resize((256, 256), Image.LANCZOS))
+def face_crop(sample_square):
+    return sample_square(256)
 
 
 def centre_hole(size=256):
