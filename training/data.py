@@ -92,6 +92,14 @@ def find_images(folder: str | Path) -> list[Path]:
 
 
 def _cache_key(path: Path) -> str:
+    """Path, size and a hash of the bytes: an edited photo is detected again, while a copied or
+    re-mounted data folder (new modification times, same content) keeps its landmarks."""
+    data = path.read_bytes()
+    return f"{path.resolve()}|{len(data)}|{hashlib.blake2b(data, digest_size=16).hexdigest()}"
+
+
+def _legacy_cache_key(path: Path) -> str:
+    """The key of caches written before content hashing (path, size, mtime), still honoured."""
     stat = path.stat()
     return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
 
@@ -124,16 +132,22 @@ class LandmarkCache:
 
     def __init__(self, folder: Path) -> None:
         self.path = Path(folder) / "landmarks.npz"
-        self.entries: dict[str, tuple[int, np.ndarray]] = {}
+        self.entries: dict[str, tuple[int, np.ndarray]] = self._read()
+
+    def _read(self) -> dict[str, tuple[int, np.ndarray]]:
+        entries: dict[str, tuple[int, np.ndarray]] = {}
         if self.path.exists():
             try:
                 with np.load(self.path, allow_pickle=False) as data:
                     for key, status, points in zip(data["keys"], data["status"], data["landmarks"]):
-                        self.entries[str(key)] = (int(status), points)
+                        entries[str(key)] = (int(status), points)
             except (OSError, ValueError, KeyError) as err:
                 log.warning("%s is unreadable (%s); detecting faces again", self.path, err)
+        return entries
 
     def save(self) -> None:
+        """Atomic, and merged with what other runs sharing the cache saved since we read it."""
+        self.entries = {**self._read(), **self.entries}
         keys = list(self.entries)
         arrays = {
             "keys": np.array(keys, dtype=str),
@@ -147,6 +161,13 @@ def scan_folders(folders: list[str], cache_dir: Path, workers: int) -> tuple[lis
     """Landmarks for every photo under ``folders``, detecting only those not in the cache."""
     cache = LandmarkCache(cache_dir)
     listed = [(folder, path, _cache_key(path)) for folder in folders for path in find_images(folder)]
+    migrated = 0
+    for _, path, key in listed:
+        if key not in cache.entries and (legacy := cache.entries.get(_legacy_cache_key(path))) is not None:
+            cache.entries[key] = legacy
+            migrated += 1
+    if migrated:
+        cache.save()
     todo = sorted({str(path) for _, path, key in listed if key not in cache.entries})
     if todo:
         log.info("detecting faces in %d new photo(s) with %d process(es)", len(todo), max(1, workers))
