@@ -3,7 +3,7 @@
     faceinpaint-train METHOD --data DIR [--data DIR ...] [--masks DIR] --out RUN_DIR
                       [--config FILE.toml] [--steps N | --epochs N] [--batch-size B]
                       [--device D] [--resume] [--seed S] [--set KEY=VALUE ...]
-    faceinpaint-train export RUN_DIR -o WEIGHTS.safetensors [--fp16]
+    faceinpaint-train export RUN_DIR -o WEIGHTS.safetensors [--fp16] [--notes NOTES.md]
 
 Every option is a field of the method's config dataclass (defaults = the paper's values); ``--set``
 reaches the ones without a flag (``--set lr=2e-4 --set 'tasks=["i","s"]'``). Precedence: the
@@ -67,6 +67,8 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", required=True,
                    help="WEIGHTS.safetensors (+ a .md model card); inside resources/weights/ the manifest is updated too")
     p.add_argument("--fp16", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--notes", type=Path, metavar="NOTES.md",
+                   help="Markdown added to the model card, e.g. where the run departs from the paper's setting")
     return parser
 
 
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "export":
             from training.export import export_run
 
-            export_run(args.run_dir, args.output, fp16=args.fp16)
+            export_run(args.run_dir, args.output, fp16=args.fp16, notes=args.notes)
             return 0
         return _train(methods[args.command], args)
     except FaceInpaintError as err:

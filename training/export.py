@@ -66,11 +66,16 @@ def validation_metrics(method: TrainMethod, limit: int) -> tuple[dict[str, float
     return {k: v / count for k, v in sums.items()}, count
 
 
-def export_run(run_dir: str | Path, output: str | Path, *, fp16: bool = False) -> Path:
+def export_run(run_dir: str | Path, output: str | Path, *, fp16: bool = False, notes: str | Path | None = None) -> Path:
+    """Weights (+ model card, + manifest entry inside the weights folder); ``notes``: Markdown for the card."""
     from engine.paths import weights_dir
     from engine.weights import save_state_dict, sha256_file, update_manifest
 
     run, output = Path(run_dir), Path(output)
+    try:
+        notes_text = Path(notes).read_text(encoding="utf-8").strip() if notes else ""
+    except (OSError, UnicodeDecodeError) as err:
+        raise FaceInpaintError(f"{notes}: cannot read the notes ({err})") from None
     method, progress = load_run(run)
     tensors, architecture = method.export()
     if fp16:
@@ -94,7 +99,7 @@ def export_run(run_dir: str | Path, output: str | Path, *, fp16: bool = False) -
         "card": card_path.name,
     }
     save_state_dict(output, tensors, metadata)
-    atomic_write_text(card_path, model_card(method, architecture, training, metrics, output))
+    atomic_write_text(card_path, model_card(method, architecture, training, metrics, output, notes_text))
     if output.resolve().parent == weights_dir().resolve():
         update_manifest(method.engine_weights_name or method.name, {
             "file": output.name, "sha256": sha256_file(output), "bytes": output.stat().st_size,
@@ -112,7 +117,7 @@ def _read_json(path: Path) -> dict:
         return {}
 
 
-def model_card(method: TrainMethod, architecture: dict, training: dict, metrics: dict, weights: Path) -> str:
+def model_card(method: TrainMethod, architecture: dict, training: dict, metrics: dict, weights: Path, notes: str = "") -> str:
     counts = training["data_counts"]
     folders = counts.get("folders", {})
     data_lines = "\n".join(
@@ -120,10 +125,11 @@ def model_card(method: TrainMethod, architecture: dict, training: dict, metrics:
     ) or "| (not recorded) | | | | |"
     metric_lines = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items()) or "| (no held-out crops) | |"
     config = json.dumps(dataclasses.asdict(method.cfg), indent=2)
+    notes = f"\n{notes}\n" if notes else ""
     return f"""# {weights.name}
 
 Method: **{method.name}**, exported {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC.
-
+{notes}
 ## Training
 
 - steps: {training['steps']}

@@ -24,7 +24,10 @@ def test_overfitting_one_batch_lowers_every_loss(tiny_config):
 def test_trained_run_exports_with_held_out_nme(tiny_config, tmp_path):
     cfg = tiny_config(FaceAnalysisConfig, width=8, depth=3, steps=4, lr=3e-3)
     run_training(FaceAnalysisMethod, cfg)
-    weights = export_run(cfg.out, tmp_path / "face-analysis.safetensors")
+    notes = tmp_path / "notes.md"
+    notes.write_text("## Departures from the paper\n\n- width 8 instead of 64\n")
+    weights = export_run(cfg.out, tmp_path / "face-analysis.safetensors", notes=notes)
+    from engine.errors import FaceInpaintError
     from engine.models.face_analysis import load_face_analysis
     from engine.weights import load_state_dict
 
@@ -37,7 +40,9 @@ def test_trained_run_exports_with_held_out_nme(tiny_config, tmp_path):
     assert math.isfinite(metrics["nme"]) and metrics["nme"] > 0 and 0 <= metrics["parsing_accuracy"] <= 1
     assert json.loads(metadata["training"])["held_out_evaluated"] == 2
     card = weights.with_suffix(".md").read_text()
-    assert "nme" in card and "face-analysis" in card
+    assert "nme" in card and "face-analysis" in card and "- width 8 instead of 64" in card
+    with pytest.raises(FaceInpaintError, match="missing.md"):
+        export_run(cfg.out, tmp_path / "again.safetensors", notes=tmp_path / "missing.md")
 
 
 def test_perceptual_features_use_a_face_analysis_file(tiny_config, tmp_path):
