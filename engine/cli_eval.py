@@ -35,6 +35,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--masks", type=Path, help="folder of mask PNGs for the irregular protocol")
     parser.add_argument("--resolution", type=int, help="aligned crop size (default: the protocol's paper's)")
     parser.add_argument("--limit", type=int, help="use only the first N images (sorted by path)")
+    parser.add_argument("--subset", type=int, metavar="N",
+                        help="use N images evenly spaced through the sorted list (a fair sample of a large folder)")
     parser.add_argument("--seed", type=int, help="mask of image i is drawn from seed + i (default 0)")
     parser.add_argument("--device", help="auto (default), cuda, mps or cpu")
     parser.add_argument("--face-backend", choices=FACE_BACKENDS, help="face detector (default auto)")
@@ -64,6 +66,7 @@ def make_config(args: argparse.Namespace) -> EvalConfig:
         "masks": args.masks,
         "resolution": args.resolution,
         "limit": args.limit,
+        "subset": args.subset,
         "seed": args.seed,
         "face_backend": args.face_backend,
         "device": args.device,
@@ -78,8 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.resolution is not None and args.resolution < 16:
         parser.error("--resolution must be at least 16")
-    if args.limit is not None and args.limit < 1:
-        parser.error("--limit must be at least 1")
+    for option in ("limit", "subset"):
+        if getattr(args, option) is not None and getattr(args, option) < 1:
+            parser.error(f"--{option} must be at least 1")
     if args.config is None and not (args.data and args.protocol and args.models):
         parser.error("give --data, --protocol and --models (or a --config file)")
     try:

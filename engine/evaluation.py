@@ -128,6 +128,7 @@ class EvalConfig:
     masks: Path | None = None
     resolution: int | None = None
     limit: int | None = None
+    subset: int | None = None  # N images evenly spaced through the sorted list (a representative sample)
     seed: int = 0
     face_backend: str = "auto"
     device: str = "auto"
@@ -232,8 +233,10 @@ def _num(value: float | None, scale: float, digits: int) -> str:
 
 
 # -- the run --------------------------------------------------------------------------------------
-def list_images(folders: list[Path], limit: int | None = None) -> list[Path]:
-    """Image files of the folders (not recursive), in sorted path order, the first ``limit``."""
+def list_images(folders: list[Path], limit: int | None = None, subset: int | None = None) -> list[Path]:
+    """Image files of the folders (not recursive), in sorted path order: the first ``limit``, then
+    ``subset`` evenly spaced among those (file names often sort by age or identity, so the first N
+    are not a fair sample)."""
     found = []
     for folder in folders:
         if not Path(folder).is_dir():
@@ -242,7 +245,10 @@ def list_images(folders: list[Path], limit: int | None = None) -> list[Path]:
             found += [Path(e.path) for e in entries if e.is_file() and Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
     if not found:
         raise ImageReadError(f"no images in {', '.join(map(str, folders))}")
-    return sorted(found)[:limit]
+    found = sorted(found)[:limit]
+    if subset is not None and subset < len(found):
+        found = [found[int(k * len(found) / subset)] for k in range(subset)]
+    return found
 
 
 @dataclass
@@ -304,7 +310,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
     """Run every model on every image and case of the protocol; see the module docstring."""
     protocol = PROTOCOLS[config.protocol]
     size = config.size
-    images = list_images(config.data, config.limit)
+    images = list_images(config.data, config.limit, config.subset)
     runners = {}
     for name in config.models:
         status = get_model_class(name).weights_status(config.weights.get(name))

@@ -58,6 +58,9 @@ def test_images_are_listed_sorted_and_limited(faces_dir):
     names = [p.name for p in list_images([faces_dir])]
     assert names == ["a_photo.png", "b_flipped.jpg", "c_crop.png", "d_no_face.png"]
     assert [p.name for p in list_images([faces_dir], limit=2)] == names[:2]
+    assert [p.name for p in list_images([faces_dir], subset=2)] == [names[0], names[2]]
+    assert [p.name for p in list_images([faces_dir], limit=3, subset=1)] == names[:1]
+    assert list_images([faces_dir], subset=10) == list_images([faces_dir])
 
 
 @pytest.mark.parametrize("protocol", [p for p in PROTOCOLS if p != "irregular"])
