@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
+from engine.atomic import atomic_write_text
 from engine.cli_inpaint import FACE_BACKENDS
 from engine.errors import FaceInpaintError, ImageWriteError
 from engine.evaluation import PROTOCOLS, EvalConfig, evaluate
@@ -110,13 +109,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def write_text(path: Path, text: str) -> None:
     """Atomic text write (temporary file beside it, then rename)."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
+        atomic_write_text(path, text)
     except OSError as err:
-        Path(tmp).unlink(missing_ok=True)
         raise ImageWriteError(f"cannot write {path}: {err}") from err
 
 

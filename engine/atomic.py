@@ -1,0 +1,42 @@
+"""Atomic file writes: a temporary file beside the target, fsynced, then ``os.replace``d over it,
+so a crash, a cancelled run or a full disk never leaves half a file behind."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+@contextmanager
+def atomic_path(path: str | Path) -> Iterator[Path]:
+    """A temporary path beside ``path`` that replaces it when the block ends without an error.
+
+    The file is created with mode 0o666, so the umask decides the final permissions as for any
+    saved file (``tempfile.mkstemp``'s 0o600 made shipped weights and manifests private).
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+    try:
+        yield temp
+        with open(temp, "rb+") as handle:  # whoever wrote it may not have synced it
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write(path: str | Path, write: Callable[[Any], None], mode: str = "wb") -> None:
+    """Call ``write(file)`` on a file opened with ``mode`` ("wb" or "w") and move it into place."""
+    with atomic_path(path) as temp, open(temp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        write(handle)
+
+
+def atomic_write_text(path: str | Path, text: str) -> None:
+    atomic_write(path, lambda handle: handle.write(text), mode="w")
