@@ -103,20 +103,30 @@ def main(argv: list[str] | None = None) -> int:
     mask = centre_block(size)
     settings = dataclasses.replace(SearchSettings(), iterations=args.iterations, restarts=args.restarts,
                                    preview_every=args.every, patience=args.iterations + 1)
-    traces = [trace_search(model, crop, mask, settings) for crop in crops]
+    traces = []
+    for number, crop in enumerate(crops, 1):  # report and save as we go: a cut-off run keeps its photos
+        traces.append(trace_search(model, crop, mask, settings))
+        last = traces[-1][-1]
+        print(f"photo {number}/{len(crops)}: {last['iteration']} iterations in {last['seconds']:.1f} s, "
+              f"hole PSNR {last['hole_psnr']:.2f} dB", flush=True)
+        if args.json:
+            write_traces(args, model, traces)
 
     steps = min(len(t) for t in traces)
     print(f"{len(crops)} photo(s), {args.restarts} restarts, {size} px, {model.device}, "
-          f"landmark terms {'on' if model.face_analysis is not None else 'off (no face-analysis weights)'}")
+          f"landmark ranking {'on' if model.face_analysis is not None and settings.rank_by_landmarks else 'off'}, "
+          f"heatmap term {'on' if model.face_analysis is not None and settings.heatmap_loss else 'off'}")
     print(f"{'iteration':>9} {'seconds':>8} {'loss':>10} {'hole PSNR':>10}")
     for k in range(steps):
         rows = [t[k] for t in traces]
         mean = {key: float(np.mean([r[key] for r in rows])) for key in ("seconds", "loss", "hole_psnr")}
         print(f"{rows[0]['iteration']:>9} {mean['seconds']:>8.1f} {mean['loss']:>10.3f} {mean['hole_psnr']:>10.2f}")
-    if args.json:
-        args.json.write_text(json.dumps({"device": model.device, "machine": platform.machine(), "restarts": args.restarts,
-                                         "weights": str(args.weights), "images": str(args.images), "traces": traces}, indent=2))
     return 0
+
+
+def write_traces(args: argparse.Namespace, model, traces: list[list[dict]]) -> None:
+    args.json.write_text(json.dumps({"device": model.device, "machine": platform.machine(), "restarts": args.restarts,
+                                     "weights": str(args.weights), "images": str(args.images), "traces": traces}, indent=2))
 
 
 if __name__ == "__main__":

@@ -115,9 +115,21 @@ def test_poisson_blend_changes_only_the_hole_and_its_rim():
     hole[8:20, 0:14] = True  # touches the left border
     blended = poisson_blend(source, target, hole)
     rim = np.zeros_like(hole)
-    rim[7:21, 0:15] = True
+    rim[3:25, 0:19] = True  # the hole grown by the 5 px the blend works on
     assert np.array_equal(blended[~rim], target[~rim])
     assert not np.array_equal(blended[hole], target[hole])
+
+
+def test_poisson_blend_takes_its_boundary_from_the_known_pixels_not_the_blanked_hole():
+    # The engine blanks the hole (zeros) before a model sees it; OpenCV reads its boundary a few
+    # pixels inside the region it is given, which once turned every completion black.
+    target = np.full((64, 64, 3), 200, np.uint8)
+    hole = np.zeros((64, 64), bool)
+    hole[20:34, 16:48] = True
+    target[hole] = 0
+    source = np.full_like(target, 150)
+    blended = poisson_blend(source, target, hole)
+    assert np.abs(blended[hole].astype(float) - 200).max() <= 3  # flat source: the boundary's level
 
 
 def test_engine_model_returns_diverse_results_identical_outside_the_mask(tiny_weights, face_crop):
@@ -142,7 +154,7 @@ def test_landmark_terms_join_the_search_with_a_face_analysis_network():
     net = DCGANNet(TINY).eval()
     analysis = FaceAnalysisNet(FaceAnalysisArchitecture(resolution=16, width=4, depth=2)).eval()
     image, hole = torch.rand(1, 3, 16, 16) * 2 - 1, square_hole(16, 4, 12)
-    search = LatentSearch(net, QUICK, analysis)
+    search = LatentSearch(net, dataclasses.replace(QUICK, heatmap_loss=True), analysis)
     z = search.initial_latents([0])
     weights = importance_weights(hole)
     with torch.no_grad():
