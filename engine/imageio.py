@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import io
 import os
-import secrets
 import struct
 import warnings
 from dataclasses import dataclass
@@ -21,6 +20,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageCms, ImageOps, TiffImagePlugin, UnidentifiedImageError
 
+from engine.atomic import atomic_path
 from engine.errors import ImageReadError, ImageWriteError, MaskError
 
 DEFAULT_MAX_PIXELS = 100_000_000
@@ -412,42 +412,16 @@ def _same_file(a: Path, b: Path) -> bool:
 
 
 def _write_atomically(path: Path, write) -> None:
-    """Write to a temporary file beside ``path``, fsync, then rename it over ``path``.
-
-    The temporary file is created with mode 0o666 so the user's umask decides the final
-    permissions, as for any file they save.
-    """
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    """Save through ``engine.atomic`` (umask permissions, fsync, rename, folder fsync), turning
+    an OS error into a message that says whether the folder or the save itself failed."""
+    started = False
     try:
-        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with atomic_path(path) as temp:
+            started = True  # the temporary file exists: the folder is writable
+            with open(temp, "wb") as fh:
+                write(fh)
     except OSError as err:
-        raise ImageWriteError(f"{path}: cannot write in {path.parent} ({err.strerror or err})") from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(temp, path)
-    except BaseException as err:
-        temp.unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
-            raise ImageWriteError(f"{path}: could not be saved ({reason}); nothing was changed") from None
-        raise
-    _fsync_folder(path.parent)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """Make the rename itself durable (POSIX); Windows has no folder handles to sync."""
-    if os.name != "posix":
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass  # some file systems refuse to sync folders; the file itself is already safe
-    finally:
-        os.close(fd)
+        if not started:
+            raise ImageWriteError(f"{path}: cannot write in {path.parent} ({err.strerror or err})") from None
+        reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
+        raise ImageWriteError(f"{path}: could not be saved ({reason}); nothing was changed") from None

@@ -18,7 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from engine.atomic import atomic_path
+from engine.atomic import atomic_path, atomic_write_text
 from engine.errors import WeightsError
 from engine.inpainter import WeightsStatus
 from engine.paths import weights_dir
@@ -57,7 +57,7 @@ def update_manifest(name: str, entry: Mapping[str, Any]) -> None:
     manifest = read_manifest()
     manifest["models"][name] = dict(entry)
     text = json.dumps(manifest, indent=2, sort_keys=True) + "\n"
-    _atomic_write(manifest_path(), lambda tmp: Path(tmp).write_text(text, encoding="utf-8"))
+    atomic_write_text(manifest_path(), text)
 
 
 def manifest_entry(name: str) -> dict[str, Any] | None:
@@ -216,11 +216,7 @@ def save_state_dict(path: str | Path, tensors: Mapping[str, Any], metadata: Mapp
     path = Path(path)
     flat = {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in metadata.items()}
     contiguous = {k: t.detach().to("cpu").contiguous() for k, t in tensors.items()}
-    _atomic_write(path, lambda tmp: save_file(contiguous, tmp, metadata=flat))
+    with atomic_path(path) as temp:
+        save_file(contiguous, str(temp), metadata=flat)
     return path
 
-
-def _atomic_write(path: Path, write) -> None:
-    """Call ``write(tmp_path)`` on a temporary file beside ``path``, then move it into place."""
-    with atomic_path(path) as temp:
-        write(str(temp))
