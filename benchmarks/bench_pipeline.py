@@ -22,7 +22,7 @@ import numpy as np
 
 from engine.face import align_face, detect_faces, paste_back
 from engine.imageio import read_image
-from engine.inpainter import create_model
+from engine.models import create_model
 from engine.masks import preset_mask
 from engine.paths import sample_photo
 

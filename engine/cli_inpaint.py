@@ -19,7 +19,8 @@ from tqdm import tqdm
 
 from engine.device import DEVICE_CHOICES
 from engine.errors import FaceInpaintError, ImageWriteError, MaskError, NoFaceError, WeightsError
-from engine.inpainter import InpaintModel, InpaintResult, create_model, get_model_class, list_models
+from engine.models import MODELS, create_model, get_spec
+from engine.models.base import InpaintModel, InpaintRequest, InpaintResult
 
 PROG = "faceinpaint-inpaint"
 FACE_BACKENDS = ("auto", "fan", "dlib")
@@ -70,11 +71,11 @@ def run(args: argparse.Namespace) -> list[Path]:
     """Validate everything cheap first, then complete and save; returns the files written."""
     from engine.imageio import read_image, read_mask
 
-    model_class = get_model_class(args.model)
+    spec = get_spec(args.model)
     if args.preset is not None:
         check_preset_name(args.preset)
     target = check_output(args)
-    status = model_class.weights_status(args.weights)
+    status = spec.weights_status(args.weights)
     if not status.ready:
         raise WeightsError(f"{args.model} cannot run: {status.reason}")
 
@@ -87,7 +88,7 @@ def run(args: argparse.Namespace) -> list[Path]:
         mask = preset_mask(args.preset, face.landmarks, image.shape[:2], seed=args.seed)
     else:
         mask = read_mask(args.mask, image.shape[:2])
-    if model_class.info.needs_face and face is None:
+    if spec.info.needs_face and face is None:
         face = face_for_mask(image, mask, args.face_backend, args.image)
 
     model = create_model(args.model, device=args.device, weights=args.weights)
@@ -138,9 +139,10 @@ def complete(model: InpaintModel, image, mask, args, face) -> list[InpaintResult
         def progress(fraction: float, message: str = "", preview=None) -> None:
             bar.update(round(100 * fraction) - bar.n)
 
-        return model.inpaint(
+        request = InpaintRequest(
             image, mask, samples=args.samples, seed=args.seed, progress=progress, face=face, poisson=args.poisson
         )
+        return model.inpaint(request)
 
 
 def save_results(results: list[InpaintResult], out: Path, args: argparse.Namespace) -> list[Path]:
@@ -165,8 +167,8 @@ def models_table() -> str:
     """The registry as an aligned text table, weights status included."""
     header = ("name", "display name", "paper", "resolution", "diverse", "iterative", "weights")
     rows = [header]
-    for info in list_models():
-        status = get_model_class(info.name).weights_status()
+    for spec in MODELS.values():
+        info, status = spec.info, spec.weights_status()
         rows.append(
             (
                 info.name,

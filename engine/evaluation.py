@@ -29,7 +29,8 @@ from tqdm import tqdm
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
 from engine.imageio import read_image
-from engine.inpainter import InpaintModel, composite, create_model, get_model_class
+from engine.models import create_model, get_spec
+from engine.models.base import InpaintModel, composite
 from engine.masks import (
     COLLAGAN_CASES,
     COLLAGAN_CODES,
@@ -299,9 +300,9 @@ class _ModelRunner:
         # The model never sees the ground truth: the hole is blanked before it gets the crop.
         crop = composite(crop, np.zeros_like(crop), mask)
         if self.native is None:
-            return self.model.complete(crop, mask, seed=seed)[0].image
+            return self.model.inpaint_crop(crop, mask, seed=seed)[0].image
         small = cv2.resize(crop, (self.native,) * 2, interpolation=cv2.INTER_AREA if self.native < self.size else cv2.INTER_CUBIC)
-        out = self.model.complete(small, resize_mask(mask, (self.native, self.native)), seed=seed)[0].image
+        out = self.model.inpaint_crop(small, resize_mask(mask, (self.native, self.native)), seed=seed)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
         return composite(crop, back, mask)
 
@@ -313,7 +314,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
     images = list_images(config.data, config.limit, config.subset)
     runners = {}
     for name in config.models:
-        status = get_model_class(name).weights_status(config.weights.get(name))
+        status = get_spec(name).weights_status(config.weights.get(name))
         if not status.ready:
             raise WeightsError(f"{name} cannot run: {status.reason}")
         runners[name] = _ModelRunner(create_model(name, device=config.device, weights=config.weights.get(name)), size)

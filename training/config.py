@@ -12,11 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
-from engine.errors import FaceInpaintError
-
-
-class ConfigError(FaceInpaintError):
-    """A configuration file or option is unusable (unknown key, wrong type, bad value)."""
+from engine.errors import ConfigError
 
 
 @dataclass

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.models.base import CropCompletion
 from engine.models.face_analysis import NUM_PARSING_CLASSES
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
@@ -95,23 +95,12 @@ def fill_hole(image: Tensor, mask: Tensor, noise: Tensor | None) -> Tensor:
     return image * (1 - mask) + filler * mask
 
 
-@register
-class CollaGANInpaint(TorchInpaintModel):
-    info = ModelInfo(
-        name="collagan",
-        display_name="collaGAN",
-        paper="Liao et al. 2018, Face completion with semantic knowledge and collaborative adversarial learning",
-        resolution=128,
-        extra_outputs=("segmentation", "heatmaps"),
-        weights_name="collagan",
-        description="Completes the face while predicting its parsing map and landmark heatmaps.",
-    )
-
+class CollaGANInpainter(TorchInpaintModel):
     network_cls = CollaGANGenerator
     architecture_cls = CollaGANArchitecture
 
     @torch.no_grad()
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
         device = self.net_device
         image, hole = crop_to_network(crop, mask, self.arch.resolution, device)
         results = []

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
+from engine.models.base import CropCompletion, InpaintModel
 
 MIN_RADIUS = 3
 MAX_RADIUS = 15
@@ -32,7 +32,7 @@ def radius_for_hole(hole: np.ndarray) -> int:
     return int(np.clip(round(half_thickness(hole) / 4), MIN_RADIUS, MAX_RADIUS))
 
 
-class _OpenCVInpaint(InpaintModel):
+class _OpenCVInpainter(InpaintModel):
     """Shared body: one deterministic completion, whatever the number of seeds asked.
 
     Both methods fill a hole with smooth colour, which a fill at lower resolution reproduces; so a
@@ -43,7 +43,7 @@ class _OpenCVInpaint(InpaintModel):
 
     flag: int
 
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
         hole = mask if mask.ndim == 2 else mask.max(axis=2)
         scale = WORK_HALF_THICKNESS / max(half_thickness(hole), WORK_HALF_THICKNESS)
         if scale == 1.0:
@@ -60,27 +60,13 @@ class _OpenCVInpaint(InpaintModel):
         return cv2.inpaint(np.ascontiguousarray(image), hole, radius_for_hole(hole), self.flag)
 
 
-@register
-class TeleaInpaint(_OpenCVInpaint):
-    info = ModelInfo(
-        name="telea",
-        display_name="Telea (OpenCV)",
-        paper="Telea 2004, An image inpainting technique based on the fast marching method",
-        resolution=0,
-        needs_face=False,
-        description="Fast classical fill from the hole's border; no face knowledge, no weights.",
-    )
+class TeleaInpainter(_OpenCVInpainter):
+    """Telea 2004: fast marching from the hole's border."""
+
     flag = cv2.INPAINT_TELEA
 
 
-@register
-class NavierStokesInpaint(_OpenCVInpaint):
-    info = ModelInfo(
-        name="navier-stokes",
-        display_name="Navier-Stokes (OpenCV)",
-        paper="Bertalmio et al. 2001, Navier-Stokes, fluid dynamics, and image and video inpainting",
-        resolution=0,
-        needs_face=False,
-        description="Classical fill that continues isophotes into the hole; no face knowledge, no weights.",
-    )
+class NavierStokesInpainter(_OpenCVInpainter):
+    """Bertalmio et al. 2001: isophotes continued into the hole."""
+
     flag = cv2.INPAINT_NS

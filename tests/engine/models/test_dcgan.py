@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.errors import CancelledError
-from engine.inpainter import create_model
+from engine.models import create_model
 from engine.models.dcgan import (
     DCGANArchitecture,
     DCGANNet,
@@ -138,7 +138,7 @@ def test_engine_model_returns_diverse_results_identical_outside_the_mask(tiny_we
     mask = np.zeros((64, 64), np.uint8)
     mask[28:50, 16:48] = 255
     previews = []
-    results = model.complete(face_crop, mask, samples=2, seed=4, progress=lambda f, m="", p=None: previews.append(p))
+    results = model.inpaint_crop(face_crop, mask, samples=2, seed=4, progress=lambda f, m="", p=None: previews.append(p))
     hole = mask > 127
     assert [r.seed for r in results] == [4, 5]
     for r in results:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.inpainter import create_model
+from engine.models import create_model
 from engine.models.gfc import GFCArchitecture, GFCGenerator
 from engine.weights import save_state_dict
 
