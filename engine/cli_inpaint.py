@@ -19,6 +19,9 @@ from tqdm import tqdm
 
 from engine.device import DEVICE_CHOICES
 from engine.errors import FaceInpaintError, ImageWriteError, MaskError, NoFaceError, WeightsError
+from engine.face import detect_faces, pick_face_for_mask
+from engine.imageio import read_image, read_mask, save_image
+from engine.masks.presets import PRESETS, preset_mask
 from engine.models import MODELS, create_model, get_spec
 from engine.models.base import InpaintModel, InpaintRequest, InpaintResult
 
@@ -69,8 +72,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> list[Path]:
     """Validate everything cheap first, then complete and save; returns the files written."""
-    from engine.imageio import read_image, read_mask
-
     spec = get_spec(args.model)
     if args.preset is not None:
         check_preset_name(args.preset)
@@ -83,8 +84,6 @@ def run(args: argparse.Namespace) -> list[Path]:
     face = None
     if args.preset is not None:
         face = largest_face(image, args.face_backend, args.image)
-        from engine.masks import preset_mask
-
         mask = preset_mask(args.preset, face.landmarks, image.shape[:2], seed=args.seed)
     else:
         mask = read_mask(args.mask, image.shape[:2])
@@ -97,15 +96,11 @@ def run(args: argparse.Namespace) -> list[Path]:
 
 
 def check_preset_name(name: str) -> None:
-    from engine.masks import PRESETS
-
     if name not in PRESETS:
         raise MaskError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
 
 
 def largest_face(image: np.ndarray, backend: str, source: Path):
-    from engine.face import detect_faces
-
     faces = detect_faces(image, backend=backend)
     if not faces:
         raise NoFaceError(f"no face found in {source}: a landmark preset needs one; paint a --mask instead")
@@ -113,8 +108,6 @@ def largest_face(image: np.ndarray, backend: str, source: Path):
 
 
 def face_for_mask(image: np.ndarray, mask: np.ndarray, backend: str, source: Path):
-    from engine.face import detect_faces, pick_face_for_mask
-
     faces = detect_faces(image, backend=backend)
     if not faces:
         raise NoFaceError(f"no face found in {source}; face models need one (try --model telea)")
@@ -146,8 +139,6 @@ def complete(model: InpaintModel, image, mask, args, face) -> list[InpaintResult
 
 
 def save_results(results: list[InpaintResult], out: Path, args: argparse.Namespace) -> list[Path]:
-    from engine.imageio import save_image
-
     if args.samples == 1:
         save_image(out, results[0].image, overwrite=args.overwrite, protect=None if args.overwrite else args.image)
         return [out]

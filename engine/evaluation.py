@@ -15,7 +15,6 @@ records this so tables never pass off a resized run as a native one.
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -28,7 +27,7 @@ from tqdm import tqdm
 
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
-from engine.imageio import read_image
+from engine.imageio import image_files, read_image
 from engine.models import create_model, get_spec
 from engine.models.base import InpaintModel, composite
 from engine.masks import (
@@ -44,7 +43,6 @@ from engine.masks import (
 )
 from engine.metrics import l1_hole, landmark_nme, psnr, ssim
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme")
 
 
@@ -238,12 +236,7 @@ def list_images(folders: list[Path], limit: int | None = None, subset: int | Non
     """Image files of the folders (not recursive), in sorted path order: the first ``limit``, then
     ``subset`` evenly spaced among those (file names often sort by age or identity, so the first N
     are not a fair sample)."""
-    found = []
-    for folder in folders:
-        if not Path(folder).is_dir():
-            raise ImageReadError(f"the data folder {folder} does not exist")
-        with os.scandir(folder) as entries:
-            found += [Path(e.path) for e in entries if e.is_file() and Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
+    found = [path for folder in folders for path in image_files(folder)]
     if not found:
         raise ImageReadError(f"no images in {', '.join(map(str, folders))}")
     found = sorted(found)[:limit]

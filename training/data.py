@@ -26,12 +26,12 @@ from torch.utils.data import Dataset, DistributedSampler
 from engine.errors import FaceInpaintError
 from engine.face.align import warp_affine_region
 from engine.face.types import five_points
+from engine.imageio import IMAGE_SUFFIXES
 from training.config import TrainConfig
 from training.io import atomic_write
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MASK_KINDS = ("block", "pattern", "noise", "strokes", "irregular", "channel")
 
 # Index permutation that mirrors the 68-point iBUG layout: after a horizontal flip, point k of

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.models.base import CropCompletion
-from engine.masks import channel_masks
+from engine.masks.channel import channel_masks
 from engine.models.torch_base import TorchInpaintModel, network_to_crop
 
 

@@ -1,4 +1,4 @@
-"""engine.masks: reproducible generators hitting their ratios, MDE channel masks, presets, ops."""
+"""engine.masks and engine.maskops: reproducible generators hitting their ratios, MDE channel masks, presets, ops."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from PIL import Image
 
 from engine import masks
 from engine.errors import MaskError, NoFaceError
-from engine.face import types as lm
+from engine.face import landmarks68 as lm
 from engine.face.align import TEMPLATE_FRACTIONS
 
 CROP = 128

@@ -1,0 +1,41 @@
+"""Masks: the papers' random generators, MDE's channel-wise masks, landmark presets, mask folders.
+
+A mask is a uint8 array with 255 = missing and 0 = kept (``engine.maskops`` says more and holds
+the operations, re-exported here so ``engine.masks`` is the one place front ends look).
+"""
+
+from engine.maskops import (
+    HOLE,
+    Size,
+    feather,
+    grow,
+    hole_ratio,
+    intersect,
+    invert,
+    resize_mask,
+    shrink,
+    size_hw,
+    to_binary,
+    union,
+)
+from engine.masks.channel import CHANNEL_MODES, channel_mask_boxes, channel_masks, channel_masks_and_boxes
+from engine.masks.folder import IrregularMaskFolder, hole_area_bucket
+from engine.masks.generators import (
+    STROKE_PRESETS,
+    Seed,
+    StrokePreset,
+    brush_strokes,
+    make_rng,
+    random_block,
+    random_noise,
+    random_pattern,
+)
+from engine.masks.presets import COLLAGAN_CASES, COLLAGAN_CODES, MDE_CASES, PRESETS, Preset, preset_mask
+
+__all__ = [
+    "CHANNEL_MODES", "COLLAGAN_CASES", "COLLAGAN_CODES", "HOLE", "MDE_CASES", "PRESETS", "STROKE_PRESETS",
+    "IrregularMaskFolder", "Preset", "Seed", "Size", "StrokePreset", "brush_strokes", "channel_mask_boxes",
+    "channel_masks", "channel_masks_and_boxes", "feather", "grow", "hole_area_bucket", "hole_ratio", "intersect",
+    "invert", "make_rng", "random_block", "random_noise", "random_pattern", "preset_mask", "resize_mask", "shrink",
+    "size_hw", "to_binary", "union",
+]
