@@ -18,7 +18,8 @@ import numpy as np
 from tqdm import tqdm
 
 from engine.device import DEVICE_CHOICES
-from engine.errors import FaceInpaintError, ImageWriteError, MaskError, NoFaceError, WeightsError
+from engine.cli_common import run_main
+from engine.errors import ImageWriteError, MaskError, NoFaceError, WeightsError
 from engine.face import detect_faces, pick_face_for_mask
 from engine.imageio import read_image, read_mask, save_image
 from engine.masks.presets import PRESETS, preset_mask
@@ -58,16 +59,12 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give IMAGE, one of --mask or --preset, and -o OUT (or --list-models)")
     if args.samples < 1:
         parser.error("--samples must be at least 1")
-    try:
-        for path in run(args):
-            print(path)
-    except FaceInpaintError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    return 0
+    return run_main(PROG, lambda: print_paths(run(args)))
+
+
+def print_paths(paths: list[Path]) -> None:
+    for path in paths:
+        print(path)
 
 
 def run(args: argparse.Namespace) -> list[Path]:

@@ -43,9 +43,9 @@ class CancelledError(FaceInpaintError):
     """The caller asked a running model to stop."""
 
 
-class ConfigError(FaceInpaintError):
+class ConfigError(FaceInpaintError, ValueError):
     """A configuration, option or architecture is unusable (unknown key, wrong type, bad value)."""
 
 
-class DeviceError(FaceInpaintError):
+class DeviceError(FaceInpaintError, ValueError):
     """A compute device name that is not one of the known kinds."""

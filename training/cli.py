@@ -20,7 +20,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from engine.errors import FaceInpaintError
+from engine.cli_common import run_main
 from training.config import ConfigError, load_config
 
 
@@ -73,24 +73,22 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_main("faceinpaint-train", lambda: _main(argv),
+                    interrupted="the run folder keeps its last checkpoint (continue with --resume)")
+
+
+def _main(argv: list[str] | None) -> int:
     from training.methods import load_methods
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     methods = load_methods()
     args = build_parser(methods).parse_args(argv)
-    try:
-        if args.command == "export":
-            from training.export import export_run
+    if args.command == "export":
+        from training.export import export_run
 
-            export_run(args.run_dir, args.output, fp16=args.fp16, notes=args.notes)
-            return 0
-        return _train(methods[args.command], args)
-    except FaceInpaintError as err:
-        print(f"faceinpaint-train: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("faceinpaint-train: interrupted; the run folder keeps its last checkpoint (continue with --resume)", file=sys.stderr)
-        return 130
+        export_run(args.run_dir, args.output, fp16=args.fp16, notes=args.notes)
+        return 0
+    return _train(methods[args.command], args)
 
 
 def _train(method_cls, args) -> int:

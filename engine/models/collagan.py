@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from engine.errors import ConfigError
 from engine.models.base import CropCompletion
 from engine.models.face_analysis import NUM_PARSING_CLASSES
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
@@ -28,9 +29,9 @@ class CollaGANArchitecture:
 
     def __post_init__(self) -> None:
         if "i" not in self.tasks or set(self.tasks) - set(TASKS):
-            raise ValueError(f"collaGAN tasks must include 'i' and be among {TASKS}, got {self.tasks}")
+            raise ConfigError(f"collaGAN tasks must include 'i' and be among {TASKS}, got {self.tasks}")
         if self.resolution < 16 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"collaGAN needs a power-of-two resolution of at least 16, got {self.resolution}")
+            raise ConfigError(f"collaGAN needs a power-of-two resolution of at least 16, got {self.resolution}")
 
     @property
     def depth(self) -> int:

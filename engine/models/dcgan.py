@@ -29,10 +29,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.errors import CancelledError, WeightsError
+from engine.errors import CancelledError, ConfigError, WeightsError
 from engine.models.base import CropCompletion
-from engine.models.settings import SearchSettings
 from engine.models.face_analysis import heatmap_landmarks, load_face_analysis
+from engine.models.settings import SearchSettings
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, tensor_to_image
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class DCGANArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution < 8 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"DCGAN needs a power-of-two resolution of at least 8, got {self.resolution}")
+            raise ConfigError(f"DCGAN needs a power-of-two resolution of at least 8, got {self.resolution}")
 
     @property
     def stages(self) -> int:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
+from engine.errors import ConfigError
 from engine.models.base import CropCompletion
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
@@ -27,7 +28,7 @@ class GFCArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution % 16:
-            raise ValueError(f"GFC needs a resolution divisible by 16, got {self.resolution}")
+            raise ConfigError(f"GFC needs a resolution divisible by 16, got {self.resolution}")
 
     @property
     def coarse(self) -> int:

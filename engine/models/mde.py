@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.models.base import CropCompletion
+from engine.errors import ConfigError
 from engine.masks.channel import channel_masks
+from engine.models.base import CropCompletion
 from engine.models.torch_base import TorchInpaintModel, network_to_crop
 
 
@@ -38,7 +39,7 @@ class MDEArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution % 2**self.depth:
-            raise ValueError(f"MDE resolution {self.resolution} is not divisible by 2**depth = {2**self.depth}")
+            raise ConfigError(f"MDE resolution {self.resolution} is not divisible by 2**depth = {2**self.depth}")
 
     @property
     def widths(self) -> list[int]:

@@ -25,6 +25,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.errors import ConfigError
 from engine.models.base import CropCompletion
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
@@ -45,9 +46,9 @@ class PDGANArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution < 16 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"PD-GAN needs a power-of-two resolution of at least 16, got {self.resolution}")
+            raise ConfigError(f"PD-GAN needs a power-of-two resolution of at least 16, got {self.resolution}")
         if self.probability not in PROBABILITY_RULES:
-            raise ValueError(f"probability must be one of {PROBABILITY_RULES}, got {self.probability!r}")
+            raise ConfigError(f"probability must be one of {PROBABILITY_RULES}, got {self.probability!r}")
 
 
 def latent_for_seed(seed: int, dim: int) -> Tensor:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import CancelledError, WeightsError
+from engine.errors import CancelledError, ConfigError, WeightsError
 from engine.models import create_model
 from engine.models.base import CancelToken
 from engine.models.pdgan import PDGANArchitecture, PDGANNet, latent_for_seed, probability_map
@@ -128,7 +128,7 @@ def test_the_original_exponential_rule_builds_a_working_network_for_comparison()
     with torch.no_grad():
         out = net(torch.zeros(1, 3, 32, 32), hole_known(), torch.randn(2, arch.latent_dim))
     assert out.shape == (2, 3, 32, 32) and torch.isfinite(out).all()
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="probability"):
         PDGANArchitecture(probability="nearest")
 
 
