@@ -67,14 +67,14 @@ def _preset(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarra
 
 
 def _center_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """The central square of a quarter of the crop's area (seed 002: "25% of the face missing")."""
+    """The central square of a quarter of the crop's area (Sami, Khan and Rhidita 2018: "25% of the face missing")."""
     mask = np.zeros((size, size), np.uint8)
     mask[size // 4 : size - size // 4, size // 4 : size - size // 4] = 255
     return mask
 
 
 def _random_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """One square of half the crop's side at a random place (64 x 64 at 128 px, seeds 000/003)."""
+    """One square of half the crop's side at a random place (64 x 64 at 128 px, Liao et al. 2018 and Li et al. 2017)."""
     return random_block((size, size), block=size // 2, seed=seed)
 
 
@@ -88,16 +88,16 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol(
             "collagan-occlusions",
             128,
-            "seed 000 Table 1 (O1-O6)",
+            "Liao et al. 2018 Table 1 (O1-O6)",
             COLLAGAN_CASES,
             _preset,
             {case: f"{code} {case}" for code, case in COLLAGAN_CODES.items()},
         ),
-        Protocol("mde-occlusions", 96, "seed 004 Table 3", MDE_CASES, _preset),
-        Protocol("center-block", 64, "seed 002 central square", ("center-block",), _center_block),
-        Protocol("random-block", 128, "seeds 000/003 random 64x64 block at 128 px", ("random-block",), _random_block),
+        Protocol("mde-occlusions", 96, "Dapogny et al. 2020 Table 3", MDE_CASES, _preset),
+        Protocol("center-block", 64, "Sami et al. 2018 central square", ("center-block",), _center_block),
+        Protocol("random-block", 128, "Liao et al. 2018 / Li et al. 2017 random 64x64 block at 128 px", ("random-block",), _random_block),
         Protocol("irregular", 128, "irregular masks from --masks, by hole-area bucket", ()),
-        Protocol("noise-80", 64, "seed 002 random mask, 80% of pixels missing", ("noise-80",), _noise_80),
+        Protocol("noise-80", 64, "Sami et al. 2018 random mask, 80% of pixels missing", ("noise-80",), _noise_80),
     )
 }
 
@@ -200,7 +200,7 @@ class EvalReport:
         return {"rows": self.rows, "skipped": len(self.skipped), "skipped_images": self.skipped, "config": self.config}
 
     def to_markdown(self) -> str:
-        """Tables laid out like seed 000 Table 1: models as rows, cases as columns."""
+        """Tables laid out like Liao et al. 2018 Table 1: models as rows, cases as columns."""
         models = list(dict.fromkeys(row["model"] for row in self.rows))
         cell = {(row["model"], row["case"]): row for row in self.rows}
         header = [self.labels.get(case, case) for case in self.cases]

@@ -124,7 +124,7 @@ def save_config(cfg: TrainConfig, path: str | Path) -> None:
         text = tomli_w.dumps(data)
     except ImportError:
         text = _dump_toml(data)
-    from training.io import atomic_write_text
+    from engine.atomic import atomic_write_text
 
     atomic_write_text(Path(path), text)
 

@@ -23,12 +23,12 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset, DistributedSampler
 
+from engine.atomic import atomic_write
 from engine.errors import FaceInpaintError
 from engine.face.align import warp_affine_region
 from engine.face.types import five_points
 from engine.imageio import IMAGE_SUFFIXES
 from training.config import TrainConfig
-from training.io import atomic_write
 
 log = logging.getLogger(__name__)
 

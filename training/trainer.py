@@ -24,11 +24,12 @@ import torch
 import torch.distributed as dist
 from torch.utils.data import DataLoader
 
+from engine.atomic import atomic_write, atomic_write_text
 from engine.device import select_device
 from engine.errors import FaceInpaintError
+from engine.imageio import save_image
 from training.config import TrainConfig, save_config
 from training.data import ResumableSampler, build_datasets, collate
-from training.io import atomic_save_png, atomic_write, atomic_write_text
 from training.methods import TrainMethod
 from training.visual import sample_grid
 
@@ -255,7 +256,7 @@ class Trainer:
             outputs = method.sample(method.to_device(batch))
         method.train(True)
         grid = sample_grid(batch, {k: v.detach().float().cpu() for k, v in outputs.items()})
-        atomic_save_png(self.out / "samples" / f"step_{step:07d}.png", grid)
+        save_image(self.out / "samples" / f"step_{step:07d}.png", grid, overwrite=True)
 
     def _write_run_info(self, report, step: int, wall: float, device, rate: float) -> None:
         info = {

@@ -23,7 +23,7 @@ def make_rng(seed: Seed) -> np.random.Generator:
 
 
 def random_block(size: Size = (128, 128), block: int | tuple[int, int] = 64, *, seed: Seed = None) -> np.ndarray:
-    """One ``block`` square (or (h, w) rectangle) at a uniformly random position (seed 000, GFC).
+    """One ``block`` square (or (h, w) rectangle) at a uniformly random position (Liao et al. 2018; Li et al. 2017).
 
     The block is given in pixels and does not scale with ``size``: at 128 px the papers use 64.
     """
@@ -72,7 +72,7 @@ def random_pattern(size: Size = (128, 128), ratio: float = 0.25, *, seed: Seed =
 
 
 def random_noise(size: Size = (128, 128), ratio: float = 0.8, *, seed: Seed = None) -> np.ndarray:
-    """Each pixel missing independently with probability ``ratio`` (seed 000: 80 %, after SII)."""
+    """Each pixel missing independently with probability ``ratio`` (Liao et al. 2018: 80 %, after SII)."""
     if not 0 <= ratio <= 1:
         raise MaskError(f"ratio must be between 0 and 1, got {ratio}")
     return (make_rng(seed).random(size_hw(size)) < ratio).astype(np.uint8) * HOLE

@@ -80,7 +80,7 @@ class _FaceFrame:
 
 
 # Sizes in inter-ocular distances d (37 px at a 128 px canonical crop). The six collaGAN cases
-# average about 1.13 d x 1.29 d = 42 x 48 px there, as seed 000 reports ("on average 40x48");
+# average about 1.13 d x 1.29 d = 42 x 48 px there, as Liao et al. 2018 report ("on average 40x48");
 # the paper gives no per-case sizes, so these follow the GFC figure's layout: one box per eye,
 # a band over both eyes and brows, a tall band over each cheek, a box over mouth and chin.
 def _eye_box(indices):
@@ -148,8 +148,8 @@ PRESETS: dict[str, Preset] = {
         Preset("mouth", "Mouth", "The mouth.", "MDE Table 3 (after GFC)"),
         Preset("left-half", "Left half", "The face left of its vertical midline, forehead to chin.", "MDE Table 3"),
         Preset("right-half", "Right half", "The face right of its vertical midline, forehead to chin.", "MDE Table 3"),
-        Preset("center-block", "Centre block", "The centre 64x64 of a 128 px aligned crop.", "GFC; seed 002"),
-        Preset("random-block", "Random block", "A square half the image's shorter side, anywhere.", "seed 000", False),
+        Preset("center-block", "Centre block", "The centre 64x64 of a 128 px aligned crop.", "GFC; Sami et al. 2018"),
+        Preset("random-block", "Random block", "A square half the image's shorter side, anywhere.", "Liao et al. 2018", False),
         Preset("random-strokes", "Random strokes", "Medium free-form brush strokes.", "DeepFill v2; LaMa", False),
     )
 }

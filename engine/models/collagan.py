@@ -1,4 +1,4 @@
-"""collaGAN (seed 000): one U-Net completes the face and predicts its parsing and landmark heatmaps.
+"""collaGAN (Liao et al. 2018): one U-Net completes the face and predicts its parsing and landmark heatmaps.
 
 The generator's output channels are stacked per task (3.1, 3.4): 3 image channels, then K = 8
 parsing channels (``engine.face.labels.PARSING_CLASSES``), then L = 5 landmark heatmaps, all

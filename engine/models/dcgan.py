@@ -1,4 +1,4 @@
-"""DCGAN latent-space search (seed 002, after Yeh et al. 2017): inpainting by finding the right z.
+"""DCGAN latent-space search (Sami, Khan and Rhidita 2018, after Yeh et al. 2017): inpainting by finding the right z.
 
 A DCGAN (2.3: strided convolutions, batch norm except the generator output and the discriminator
 input, leaky ReLU 0.2, tanh output, N(0, 0.02) initialisation) learns 64 x 64 faces from z in
@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import CancelledError, ConfigError, WeightsError
+from engine.face.align import seamless_clone
 from engine.models.base import CropCompletion
 from engine.models.face_analysis import heatmap_landmarks, load_face_analysis
 from engine.models.settings import SearchSettings
@@ -219,25 +220,16 @@ class LatentSearch:
 
 
 def poisson_blend(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Blend ``source`` into ``target``'s hole by Poisson editing (cv2.seamlessClone).
+    """Blend ``source`` into ``target``'s hole by Poisson editing (Yeh et al. 2017's last step).
 
-    The images are padded first so a hole touching the border still has a boundary to match;
-    passing the mask's own box centre keeps the clone in place. OpenCV takes its boundary values
-    a few pixels *inside* the mask it is given (a hole dilated by 1-2 px came back black: the
-    blanked hole pixels were the boundary), so the region is the hole grown by 5 px.
+    OpenCV takes its boundary values a few pixels *inside* the region it is given (a hole dilated
+    by 1-2 px came back black: the blanked hole pixels were the boundary), so the region is the
+    hole grown by 5 px, and the target's hole holds the source so no blanked pixel is a boundary.
     """
     grow = 5
-    pad = grow + 3
-    src = cv2.copyMakeBorder(source, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    # Where the hole reaches the photo's edge the padding mirrors it: give those pixels the
-    # source's values, not the blanked ones, so the edge adds no dark boundary.
     filled = np.where(hole[:, :, None], source, target).astype(target.dtype)
-    dst = cv2.copyMakeBorder(filled, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    region = cv2.dilate(hole.astype(np.uint8) * 255, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    region = cv2.copyMakeBorder(region, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    x, y, w, h = cv2.boundingRect(region)
-    blended = cv2.seamlessClone(src, dst, region, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    return blended[pad:-pad, pad:-pad]
+    region = cv2.dilate(hole.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+    return np.where(region[:, :, None], seamless_clone(source, filled, region), target)
 
 
 class DCGANInpainter(TorchInpaintModel):

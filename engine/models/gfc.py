@@ -1,4 +1,4 @@
-"""GFC, Generative Face Completion (seed 003, Li et al. 2017): encoder-decoder with a bottleneck.
+"""GFC, Generative Face Completion (Li et al. 2017): encoder-decoder with a bottleneck.
 
 Encoder: VGG-19's conv1_1 .. pool3 (2, 2 and 4 3x3 convs with max pooling), two more convs and a
 pool, then a fully connected bottleneck; the decoder mirrors it with upsampling. The input is the

@@ -1,4 +1,4 @@
-"""The Missing Data Encoder (seed 004, Dapogny, Cord and Perez): completion from channel-wise fragments.
+"""The Missing Data Encoder (Dapogny, Cord and Perez 2020): completion from channel-wise fragments.
 
 Generator (2.5, Fig. 4): a VGG-like encoder (3x3 conv / batch norm / ReLU, strided-conv
 downsampling) ending in one large fully connected layer, a mirrored decoder (transposed convs) with
