@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from engine.device import DEVICE_CHOICES
 from engine.cli_common import run_main
+from engine.device import DEVICE_CHOICES
 from engine.errors import ImageWriteError, MaskError, NoFaceError, WeightsError
 from engine.face import detect_faces, pick_face_for_mask
 from engine.imageio import read_image, read_mask, save_image

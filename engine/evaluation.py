@@ -28,8 +28,6 @@ from tqdm import tqdm
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
 from engine.imageio import image_files, read_image
-from engine.models import create_model, get_spec
-from engine.models.base import InpaintModel, composite
 from engine.masks import (
     COLLAGAN_CASES,
     COLLAGAN_CODES,
@@ -42,6 +40,8 @@ from engine.masks import (
     resize_mask,
 )
 from engine.metrics import l1_hole, landmark_nme, psnr, ssim
+from engine.models import create_model, get_spec
+from engine.models.base import InpaintModel, composite
 
 METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme")
 

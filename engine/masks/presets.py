@@ -7,8 +7,8 @@ convention they use; we use the image's everywhere.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
@@ -17,6 +17,7 @@ from engine.face import landmarks68
 from engine.face.align import TEMPLATE_FRACTIONS
 from engine.maskops import HOLE, Size, size_hw
 from engine.masks.generators import Seed, brush_strokes, random_block
+
 
 @dataclass(frozen=True)
 class Preset:

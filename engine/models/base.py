@@ -286,8 +286,8 @@ class InpaintModel:
             chunk = seeds[start : start + size]
             chunk_progress = _scaled_progress(progress, start / len(seeds), len(chunk) / len(seeds))
             outputs += self._with_oom_fallback(
-                lambda: self._inpaint_crop(blanked, mask, seeds=chunk, settings=settings, progress=chunk_progress,
-                                           cancel=cancel)
+                lambda chunk=chunk, chunk_progress=chunk_progress: self._inpaint_crop(
+                    blanked, mask, seeds=chunk, settings=settings, progress=chunk_progress, cancel=cancel)
             )
         for out in outputs:
             out.image = composite(crop, out.image, mask)

@@ -19,7 +19,7 @@ def _canonical(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks moved by a similarity so the eye centres sit exactly on the 128 px template."""
     points = np.asarray(landmarks, np.float64)
     eyes = np.stack([points[lm.LEFT_EYE].mean(axis=0), points[lm.RIGHT_EYE].mean(axis=0)])
-    as_complex = lambda p: p[..., 0] + 1j * p[..., 1]  # noqa: E731
+    as_complex = lambda p: p[..., 0] + 1j * p[..., 1]
     scale_rotation = as_complex(TEMPLATE_EYES[1] - TEMPLATE_EYES[0]) / as_complex(eyes[1] - eyes[0])
     moved = (as_complex(points) - as_complex(eyes[0])) * scale_rotation + as_complex(TEMPLATE_EYES[0])
     return np.stack([moved.real, moved.imag], axis=1)

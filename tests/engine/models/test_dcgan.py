@@ -9,7 +9,6 @@ import pytest
 import torch
 
 from engine.errors import CancelledError
-from engine.errors import CancelledError
 from engine.models import create_model
 from engine.models.base import CancelToken
 from engine.models.dcgan import (

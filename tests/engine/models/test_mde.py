@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from engine.errors import CancelledError
+from engine.masks import channel_masks
 from engine.models import create_model
 from engine.models.base import CancelToken
-from engine.masks import channel_masks
 from engine.models.mde import MDEArchitecture, MDEDiscriminator, MDEGenerator
 from engine.weights import save_state_dict
 

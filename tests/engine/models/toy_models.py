@@ -7,6 +7,7 @@ is imported by the engine itself, exactly as for a new model's module.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -48,7 +49,7 @@ class CountingInpainter(InpaintModel):
     """Diverse, one seed per chunk; records the seeds of every hook call."""
 
     seeds_per_chunk = 1
-    calls: list[list[int]] = []
+    calls: ClassVar[list[list[int]]] = []
 
     def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
         type(self).calls.append(list(seeds))
