@@ -33,6 +33,7 @@ from engine.masks import (
     COLLAGAN_CODES,
     MDE_CASES,
     IrregularMaskFolder,
+    center_block,
     hole_area_bucket,
     preset_mask,
     random_block,
@@ -67,10 +68,7 @@ def _preset(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarra
 
 
 def _center_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """The central square of a quarter of the crop's area (Sami, Khan and Rhidita 2018: "25% of the face missing")."""
-    mask = np.zeros((size, size), np.uint8)
-    mask[size // 4 : size - size // 4, size // 4 : size - size // 4] = 255
-    return mask
+    return center_block((size, size))
 
 
 def _random_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:

@@ -21,10 +21,12 @@ from engine.maskops import (
 from engine.masks.channel import CHANNEL_MODES, channel_mask_boxes, channel_masks, channel_masks_and_boxes
 from engine.masks.folder import IrregularMaskFolder, hole_area_bucket
 from engine.masks.generators import (
+    CENTER_BLOCK_SIDE,
     STROKE_PRESETS,
     Seed,
     StrokePreset,
     brush_strokes,
+    center_block,
     make_rng,
     random_block,
     random_noise,
@@ -33,6 +35,7 @@ from engine.masks.generators import (
 from engine.masks.presets import COLLAGAN_CASES, COLLAGAN_CODES, MDE_CASES, PRESETS, Preset, preset_mask
 
 __all__ = [
+    "CENTER_BLOCK_SIDE",
     "CHANNEL_MODES",
     "COLLAGAN_CASES",
     "COLLAGAN_CODES",
@@ -46,6 +49,7 @@ __all__ = [
     "Size",
     "StrokePreset",
     "brush_strokes",
+    "center_block",
     "channel_mask_boxes",
     "channel_masks",
     "channel_masks_and_boxes",

@@ -17,6 +17,8 @@ from engine.maskops import HOLE, Size, size_hw
 
 Seed = int | np.random.Generator | None
 
+CENTER_BLOCK_SIDE = 0.5  # the centre block's side as a fraction of the crop's (64 px at 128 px)
+
 
 def make_rng(seed: Seed) -> np.random.Generator:
     return np.random.default_rng(seed)  # returns a Generator unchanged, seeds an int, draws for None
@@ -36,6 +38,16 @@ def random_block(size: Size = (128, 128), block: int | tuple[int, int] = 64, *, 
     x = int(rng.integers(0, w - bw + 1))
     mask = np.zeros((h, w), np.uint8)
     mask[y : y + bh, x : x + bw] = HOLE
+    return mask
+
+
+def center_block(size: Size = (128, 128)) -> np.ndarray:
+    """The centred square of side ``CENTER_BLOCK_SIDE`` of the crop, a quarter of its area (Sami,
+    Khan and Rhidita 2018: "25% of the face missing"; Li et al. 2017's centre mask)."""
+    h, w = size_hw(size)
+    y0, x0 = int(h * (1 - CENTER_BLOCK_SIDE) / 2), int(w * (1 - CENTER_BLOCK_SIDE) / 2)
+    mask = np.zeros((h, w), np.uint8)
+    mask[y0 : h - y0, x0 : w - x0] = HOLE  # symmetric, so odd sizes stay centred
     return mask
 
 

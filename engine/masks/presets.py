@@ -16,7 +16,7 @@ from engine.errors import MaskError, NoFaceError
 from engine.face import landmarks68
 from engine.face.align import TEMPLATE_FRACTIONS
 from engine.maskops import HOLE, Size, size_hw
-from engine.masks.generators import Seed, brush_strokes, random_block
+from engine.masks.generators import CENTER_BLOCK_SIDE, Seed, brush_strokes, random_block
 
 
 @dataclass(frozen=True)
@@ -128,11 +128,11 @@ def _half(side):
 
 
 def _center_block(frame, mask):
-    """The centre 0.5 S x 0.5 S square of the canonical crop, wherever the face is."""
+    """``center_block`` of the canonical crop, drawn in the face's frame so it follows the face in a photo."""
     left_eye, right_eye = TEMPLATE_FRACTIONS[0], TEMPLATE_FRACTIONS[1]
     interocular = float(np.hypot(*(right_eye - left_eye)))  # template is level: no rotation to undo
     crop_centre = (np.array([0.5, 0.5]) - (left_eye + right_eye) / 2) / interocular
-    side = 0.5 / interocular
+    side = CENTER_BLOCK_SIDE / interocular
     frame.fill_box(mask, crop_centre, side, side)
 
 

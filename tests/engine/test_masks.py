@@ -8,7 +8,7 @@ from PIL import Image
 
 from engine import masks
 from engine.errors import MaskError, NoFaceError
-from engine.face import landmarks68 as lm
+from engine.face import landmarks68
 from engine.face.align import TEMPLATE_FRACTIONS
 
 CROP = 128
@@ -18,7 +18,7 @@ TEMPLATE_EYES = TEMPLATE_FRACTIONS[:2] * CROP
 def _canonical(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks moved by a similarity so the eye centres sit exactly on the 128 px template."""
     points = np.asarray(landmarks, np.float64)
-    eyes = np.stack([points[lm.LEFT_EYE].mean(axis=0), points[lm.RIGHT_EYE].mean(axis=0)])
+    eyes = np.stack([points[landmarks68.LEFT_EYE].mean(axis=0), points[landmarks68.RIGHT_EYE].mean(axis=0)])
     as_complex = lambda p: p[..., 0] + 1j * p[..., 1]
     scale_rotation = as_complex(TEMPLATE_EYES[1] - TEMPLATE_EYES[0]) / as_complex(eyes[1] - eyes[0])
     moved = (as_complex(points) - as_complex(eyes[0])) * scale_rotation + as_complex(TEMPLATE_EYES[0])
@@ -252,14 +252,14 @@ def test_presets_land_on_the_right_part_of_the_sample_face(sample_photo, sample_
         return mask
 
     left_eye, right_eye = preset("left-eye"), preset("right-eye")
-    assert _covers(left_eye, points[lm.LEFT_EYE]).all() and not _covers(left_eye, points[lm.RIGHT_EYE]).any()
-    assert _covers(right_eye, points[lm.RIGHT_EYE]).all() and not _covers(right_eye, points[lm.LEFT_EYE]).any()
-    assert _covers(preset("mouth"), points[lm.OUTER_LIPS.start : lm.INNER_LIPS.stop]).all()
-    assert not _covers(preset("mouth"), points[lm.LEFT_EYE]).any()
-    eyes = points[lm.LEFT_EYE.start : lm.RIGHT_EYE.stop]
+    assert _covers(left_eye, points[landmarks68.LEFT_EYE]).all() and not _covers(left_eye, points[landmarks68.RIGHT_EYE]).any()
+    assert _covers(right_eye, points[landmarks68.RIGHT_EYE]).all() and not _covers(right_eye, points[landmarks68.LEFT_EYE]).any()
+    assert _covers(preset("mouth"), points[landmarks68.OUTER_LIPS.start : landmarks68.INNER_LIPS.stop]).all()
+    assert not _covers(preset("mouth"), points[landmarks68.LEFT_EYE]).any()
+    eyes = points[landmarks68.LEFT_EYE.start : landmarks68.RIGHT_EYE.stop]
     assert _covers(preset("upper-face"), eyes).all() and _covers(preset("both-eyes"), eyes).all()
-    assert not _covers(preset("upper-face"), points[lm.OUTER_LIPS]).any()
-    assert _covers(preset("lower-face"), points[lm.OUTER_LIPS]).all() and not _covers(preset("lower-face"), eyes).any()
+    assert not _covers(preset("upper-face"), points[landmarks68.OUTER_LIPS]).any()
+    assert _covers(preset("lower-face"), points[landmarks68.OUTER_LIPS]).all() and not _covers(preset("lower-face"), eyes).any()
     left_cheek, right_cheek = points[[2, 3, 4]], points[[12, 13, 14]]  # jaw points beside the cheeks
     inner_left_cheek = (left_cheek + points[[31, 31, 48]]) / 2
     inner_right_cheek = (right_cheek + points[[35, 35, 54]]) / 2
@@ -382,3 +382,18 @@ def test_hole_ratio_and_to_binary_accept_any_type():
         masks.to_binary([[0, 1]])
     with pytest.raises(MaskError, match="pixel distance"):
         masks.grow(SQUARE, -1)
+
+
+@pytest.mark.parametrize("size", [64, 65, 128])
+def test_center_block_is_the_centred_quarter_of_the_crop_and_the_preset_agrees_on_the_template(size):
+    block = masks.center_block(size)
+    rows, cols = np.nonzero(block)
+    assert rows.min() == size - 1 - rows.max() and cols.min() == size - 1 - cols.max()  # centred
+    assert abs(masks.hole_ratio(block) - 0.25) < 0.03
+    if size == 128:  # the preset, drawn from the template's landmarks, is the same square
+        from engine.face.align import canonical_five_points
+
+        eyes = canonical_five_points(size)[:2]
+        landmarks = np.zeros((68, 2))
+        landmarks[36:42], landmarks[42:48] = eyes[0], eyes[1]
+        assert np.array_equal(masks.preset_mask("center-block", landmarks, size), block)
