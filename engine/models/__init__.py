@@ -17,9 +17,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import UnknownModelError
-from engine.models.base import InpaintModel, ModelInfo, model_weights_status
+from engine.models.base import (
+    CancelToken,
+    InpaintModel,
+    InpaintRequest,
+    InpaintResult,
+    ModelInfo,
+    model_weights_status,
+)
 from engine.models.settings import MDESettings, NoSettings, SearchSettings, SettingField, settings_schema
 from engine.weights import WeightsStatus
+
+__all__ = [
+    "MODELS",
+    "CancelToken",
+    "InpaintModel",
+    "InpaintRequest",
+    "InpaintResult",
+    "ModelInfo",
+    "ModelSpec",
+    "SettingField",
+    "WeightsStatus",
+    "create_model",
+    "get_model_class",
+    "get_spec",
+    "list_models",
+    "register_class",
+]
 
 
 @dataclass
