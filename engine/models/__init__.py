@@ -156,7 +156,8 @@ MODELS: dict[str, ModelSpec] = {
             SearchSettings,
             name="dcgan",
             display_name="DCGAN latent search",
-            paper="Semantic face inpainting by DCGAN latent-space search with a landmark loss (after Yeh et al. 2017)",
+            paper="Sami, Khan, Rhidita 2018, Structurally and semantically coherent deep image inpainting "
+            "(DCGAN latent search with a landmark loss, after Yeh et al. 2017)",
             resolution=64,
             diverse=True,
             iterative=True,
