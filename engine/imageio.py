@@ -22,6 +22,7 @@ from PIL import Image, ImageCms, ImageOps, TiffImagePlugin, UnidentifiedImageErr
 
 from engine.atomic import atomic_path
 from engine.errors import ImageReadError, ImageWriteError, MaskError
+from engine.maskops import resize_mask, to_binary
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -37,6 +38,7 @@ WRITE_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+IMAGE_SUFFIXES = frozenset(WRITE_FORMATS)  # the file names every folder listing takes for images
 LOSSY_FORMATS = ("JPEG",)
 ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
 
@@ -122,8 +124,6 @@ def read_mask(path: PathLike, shape: tuple[int, ...] | None = None, *, resize: b
         if not resize:
             h, w = shape[:2]
             raise MaskError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {w}x{h}")
-        from engine.masks import resize_mask
-
         mask = resize_mask(mask, shape)
     return mask
 
@@ -348,8 +348,6 @@ def save_image(
 
 def save_mask(path: PathLike, mask: np.ndarray, *, overwrite: bool = False, protect: PathLike | None = None) -> Path:
     """Save a mask as black/white (255 = hole) in a lossless format; H x W x 3 masks keep channels."""
-    from engine.masks import to_binary
-
     path = Path(path)
     file_format = _format_for(path)
     if file_format in LOSSY_FORMATS:
@@ -425,3 +423,12 @@ def _write_atomically(path: Path, write) -> None:
             raise ImageWriteError(f"{path}: cannot write in {path.parent} ({err.strerror or err})") from None
         reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
         raise ImageWriteError(f"{path}: could not be saved ({reason}); nothing was changed") from None
+
+
+def image_files(folder: PathLike, *, recursive: bool = False) -> list[Path]:
+    """The image files (by ``IMAGE_SUFFIXES``) in ``folder``, or below it, in sorted path order."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageReadError(f"the folder {root} does not exist")
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in candidates if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from safetensors import safe_open
+
 from engine.atomic import atomic_path, atomic_write_text
 from engine.errors import WeightsError
-from engine.inpainter import WeightsStatus
 from engine.paths import weights_dir
 
 MANIFEST_FILE = "manifest.json"
@@ -29,6 +31,15 @@ OFFENDERS_SHOWN = 5
 HEADER_LIMIT = 100 * 1024 * 1024  # safetensors' own cap on the JSON header
 
 _sha256_cache: dict[tuple[str, int, int], str] = {}
+
+
+@dataclass
+class WeightsStatus:
+    """Whether a model can run: its weights are present and match its architecture."""
+
+    ready: bool
+    reason: str = ""
+    path: Path | None = None
 
 
 # -- manifest -------------------------------------------------------------------------------------
@@ -120,10 +131,10 @@ def _problem(path: Path, entry: Mapping[str, Any] | None) -> str | None:
     if not 0 < header_len <= min(HEADER_LIMIT, size - 8):
         return f"weights file {path} is not a safetensors file (or its header is truncated)"
     try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt"):
-            pass  # parsing checks the JSON header and that the data fills the file exactly
+        # parsing checks the JSON header and that the data fills the file exactly; the numpy
+        # framework only parses, so a readiness check imports no torch
+        with safe_open(str(path), framework="numpy"):
+            pass
     except Exception as err:  # safetensors raises its own SafetensorError and OSError subclasses
         return f"weights file {path} is truncated or corrupt: {err}"
     if entry is not None and entry.get("sha256"):
@@ -158,8 +169,6 @@ def load_state_dict(name_or_path: str | Path, *, module=None, device: str = "cpu
     shapes must match ``module.state_dict()`` exactly, and floating tensors are cast to the
     module's dtypes (fp16 files load into fp32 networks).
     """
-    from safetensors import safe_open
-
     path, entry = _resolve(name_or_path)
     problem = _problem(path, entry)
     if problem:

@@ -16,10 +16,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from engine.atomic import atomic_write_text
 from engine.errors import FaceInpaintError
 from training.config import load_config
 from training.data import build_datasets, collate
-from training.io import atomic_write_text
 from training.methods import TrainMethod, load_methods
 from training.trainer import BEST_CHECKPOINT, CHECKPOINT
 

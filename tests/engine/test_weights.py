@@ -184,16 +184,13 @@ def test_failed_save_keeps_the_old_file(saved):
     assert sorted(p.name for p in path.parent.iterdir()) == ["manifest.json", "tiny.safetensors"]
 
 
-def test_registry_uses_check_weights_for_models_with_weights():
-    from engine.inpainter import InpaintModel, ModelInfo
+def test_table_rows_use_check_weights_for_models_with_weights():
+    from engine.models import ModelSpec
+    from engine.models.base import ModelInfo
 
-    class NeedsWeights(InpaintModel):
-        info = ModelInfo(name="needs", display_name="Needs", paper="", resolution=64, weights_name="tiny")
-
-        def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
-            raise AssertionError
-
-    status = NeedsWeights.weights_status()
+    row = ModelSpec(ModelInfo(name="needs", display_name="Needs", paper="", resolution=64, weights_name="tiny"),
+                    "nowhere:Missing")
+    status = row.weights_status()  # never imports the class
     assert not status.ready and "tiny" in status.reason
 
 
