@@ -97,8 +97,7 @@ def read_image_with_info(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS
             exif = im.info.get("exif") or None
             icc_profile = im.info.get("icc_profile") or None
             if _has_16_bit_samples(im, path):
-                orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
-                return _read_16_bit(path, source_format, exif, _rgb_profile_or_none(icc_profile), orientation)
+                return _read_16_bit(path, source_format, exif, _rgb_profile_or_none(icc_profile), _orientation(im, path))
             image = _decode_fully(im, path)
     except _PillowCannotDecode:
         return _read_tiff_with_opencv(path, max_pixels)
@@ -310,12 +309,18 @@ def _has_16_bit_samples(im: Image.Image, path: Path) -> bool:
     return False
 
 
+def _orientation(im: Image.Image, path: Path) -> int:
+    """The EXIF orientation (1 when none); Pillow may decode a PNG to find its EXIF chunk."""
+    try:
+        orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except (OSError, SyntaxError, ValueError, struct.error) as err:
+        raise ImageReadError(f"{path}: the file is truncated or corrupt ({err})") from None
+    return orientation if isinstance(orientation, int) else 1
+
+
 def _read_16_bit(path: Path, file_format: str, exif, icc_profile, orientation: int) -> LoadedImage:
     """Decode at full depth with OpenCV (Pillow has no 16-bit RGB mode), upright as EXIF says."""
-    import cv2
-
-    data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode: works with non-ASCII paths
-    samples = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    samples = _decode_with_opencv(path)
     if samples is None or samples.dtype != np.uint16:
         raise ImageReadError(f"{path}: the file is truncated or corrupt (its 16-bit pixels cannot be decoded)")
     deep = _deep_rgb(samples, path)
@@ -353,17 +358,26 @@ def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return operations[orientation](pixels) if orientation in operations else pixels
 
 
-def _read_tiff_with_opencv(path: Path, max_pixels: int) -> LoadedImage:
-    """TIFFs Pillow cannot decode (3-channel float, some 16-bit layouts), through OpenCV."""
+def _decode_with_opencv(path: Path) -> np.ndarray | None:
+    """Every sample as stored (None when OpenCV cannot decode it); a damaged file is an ImageReadError."""
     import cv2
 
+    data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode: works with non-ASCII paths
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else "OpenCV cannot decode it"
+        raise ImageReadError(f"{path}: the file is truncated or corrupt ({reason})") from None
+
+
+def _read_tiff_with_opencv(path: Path, max_pixels: int) -> LoadedImage:
+    """TIFFs Pillow cannot decode (3-channel float, some 16-bit layouts), through OpenCV."""
     width, height = _tiff_size(path)
     if width * height > max_pixels:
         raise ImageReadError(
             f"{path}: the image is {width}x{height}, over the limit of {max_pixels / 1e6:.0f} megapixels"
         )
-    data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode: works with non-ASCII paths
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    pixels = _decode_with_opencv(path)
     if pixels is None:
         raise ImageReadError(f"{path}: a TIFF in an encoding that cannot be read")
     if pixels.ndim == 3:

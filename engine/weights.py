@@ -236,19 +236,19 @@ def check_architecture(architecture: Any, source: str | Path) -> dict[str, Any]:
         if key in ARCHITECTURE_LIMITS:
             low, high = ARCHITECTURE_LIMITS[key]
             if isinstance(value, bool) or not isinstance(value, int):
-                raise WeightsError(f"{where} gives {key} = {value!r}; it must be a whole number")
+                raise WeightsError(f"{where} gives {key!r} = {value!r}; it must be a whole number")
             if not low <= value <= high:
-                raise WeightsError(f"{where} gives {key} = {value}, outside the sane range {low}..{high}")
+                raise WeightsError(f"{where} gives {key!r} = {value}, outside the sane range {low}..{high}")
         elif isinstance(value, bool) or value is None or isinstance(value, str):
             continue
         elif isinstance(value, (int, float)):
             if not (math.isfinite(value) and 0 <= value <= GENERIC_LIMIT):
-                raise WeightsError(f"{where} gives {key} = {value!r}, outside the sane range 0..{GENERIC_LIMIT}")
+                raise WeightsError(f"{where} gives {key!r} = {value!r}, outside the sane range 0..{GENERIC_LIMIT}")
         elif isinstance(value, list):
             if len(value) > LIST_LIMIT or not all(isinstance(item, str) for item in value):
-                raise WeightsError(f"{where} gives {key} = {str(value)[:80]}; expected a short list of names")
+                raise WeightsError(f"{where} gives {key!r} = {repr(value)[:80]}; expected a short list of names")
         else:
-            raise WeightsError(f"{where} gives {key} a value of type {type(value).__name__}")
+            raise WeightsError(f"{where} gives {key!r} a value of type {type(value).__name__}")
     return architecture
 
 

@@ -226,16 +226,16 @@ def save_with_architecture(home, architecture, name="tiny.safetensors"):
 
 
 @pytest.mark.parametrize("architecture, match", [
-    ({"width": 3000}, "width = 3000, outside the sane range"),
-    ({"resolution": 1 << 20}, "resolution = 1048576, outside"),
-    ({"width": -8}, "width = -8, outside"),
-    ({"width": "64"}, "width = '64'; it must be a whole number"),
+    ({"width": 3000}, "'width' = 3000, outside the sane range"),
+    ({"resolution": 1 << 20}, "'resolution' = 1048576, outside"),
+    ({"width": -8}, "'width' = -8, outside"),
+    ({"width": "64"}, "'width' = '64'; it must be a whole number"),
     ({"width": 64.0}, "must be a whole number"),
     ({"width": True}, "must be a whole number"),
-    ({"channels": -1}, "channels = -1, outside"),
-    ({"channels": float("inf")}, "channels = inf"),
+    ({"channels": -1}, "'channels' = -1, outside"),
+    ({"channels": float("inf")}, "'channels' = inf"),
     ({"tasks": [1, 2]}, "expected a short list of names"),
-    ({"extra": {"nested": 1}}, "extra a value of type dict"),
+    ({"extra": {"nested": 1}}, "'extra' a value of type dict"),
     ([64, 64], "is not an object"),
 ])
 def test_insane_architecture_records_are_refused_before_any_network_is_built(weights_home, architecture, match):
@@ -261,7 +261,7 @@ def test_a_collagan_file_claiming_width_3000_fails_in_one_line_without_allocatin
     path = save_with_architecture(weights_home, {"resolution": 128, "width": 3000, "tasks": ["i"]})
     assert path.stat().st_size < 8192
     built = []
-    with pytest.raises(WeightsError, match="width = 3000"):
+    with pytest.raises(WeightsError, match="'width' = 3000"):
         load_network(path, lambda arch: built.append(arch) or CollaGANGenerator(arch), CollaGANArchitecture)
     assert built == []
 
