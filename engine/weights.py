@@ -163,10 +163,15 @@ def _problem(path: Path, entry: Mapping[str, Any] | None) -> str | None:
     try:
         from safetensors import safe_open
 
-        with safe_open(str(path), framework="pt"):
-            pass  # parsing checks the JSON header and that the data fills the file exactly
+        with safe_open(str(path), framework="pt") as f:  # parsing checks the header and that the data fills the file
+            raw_architecture = (f.metadata() or {}).get("architecture")
     except Exception as err:  # safetensors raises its own SafetensorError and OSError subclasses
         return f"weights file {path} is truncated or corrupt: {err}"
+    if raw_architecture is not None:
+        try:
+            decode_architecture(raw_architecture, path)
+        except WeightsError as err:
+            return str(err)
     if entry is not None:
         actual = sha256_file(path)
         if actual != entry["sha256"]:
@@ -212,14 +217,19 @@ def load_state_dict(name_or_path: str | Path, *, module=None, device: str = "cpu
     except Exception as err:
         raise WeightsError(f"weights file {path} cannot be read: {err}") from err
     if "architecture" in metadata:
-        try:
-            architecture = json.loads(metadata["architecture"])
-        except json.JSONDecodeError as err:
-            raise WeightsError(f"weights file {path} has an unreadable architecture record: {err}") from err
-        metadata["architecture"] = check_architecture(architecture, path)
+        metadata["architecture"] = decode_architecture(metadata["architecture"], path)
     if module is not None:
         tensors = match_module(path, tensors, module)
     return tensors, metadata
+
+
+def decode_architecture(raw: str, source: str | Path) -> dict[str, Any]:
+    """The JSON architecture record of a file's metadata, decoded and checked (``check_architecture``)."""
+    try:
+        architecture = json.loads(raw)
+    except json.JSONDecodeError as err:
+        raise WeightsError(f"weights file {source} has an unreadable architecture record: {err}") from None
+    return check_architecture(architecture, source)
 
 
 def check_architecture(architecture: Any, source: str | Path) -> dict[str, Any]:

@@ -243,6 +243,8 @@ def test_insane_architecture_records_are_refused_before_any_network_is_built(wei
     with pytest.raises(WeightsError, match=match) as err:
         load_state_dict(path)
     assert str(path) in str(err.value)
+    status = check_weights("tiny", path)  # pickers and --list-models say so too, without raising
+    assert not status.ready and status.reason == str(err.value)
 
 
 def test_shipped_architectures_are_within_the_bounds():
