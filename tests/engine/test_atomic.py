@@ -81,7 +81,8 @@ def test_sigterm_during_an_image_save_leaves_no_temporary(tmp_path):
                 break
             time.sleep(0.1)
         assert ready.exists(), child.stderr.read().decode() if child.poll() is not None else "the save never started"
-        assert [p.name for p in folder.iterdir()][0].endswith(".tmp")  # caught half-way
+        (temporary,) = folder.iterdir()
+        assert temporary.name.endswith(".tmp")  # caught half-way
         child.send_signal(signal.SIGTERM)
         child.wait(timeout=60)
     finally:

@@ -102,7 +102,7 @@ def test_an_unknown_device_is_one_line_even_for_a_baseline(photo_and_mask, tmp_p
 @pytest.mark.xfail(strict=True, reason="issue 11 defect 6: engine/cli_eval does not validate --device before "
                    "evaluating (the device is resolved inside the work, with a traceback)")
 def test_eval_refuses_an_unknown_device_before_any_work(tmp_path, capsys, monkeypatch, sample_photo_path):
-    import engine.cli_eval as cli_eval
+    from engine import cli_eval
 
     monkeypatch.setattr(cli_eval, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking --device"))
     (tmp_path / "faces").mkdir()
@@ -128,7 +128,7 @@ def test_a_missing_output_folder_is_refused_before_the_model_runs(photo_and_mask
 @pytest.mark.xfail(strict=True, reason="issue 11 defect 7: engine/cli_eval checks only that --json/--markdown's "
                    "folder exists; a target that is a folder (or unwritable) fails after the whole evaluation")
 def test_eval_refuses_an_output_that_is_a_folder_before_any_work(tmp_path, capsys, monkeypatch):
-    import engine.cli_eval as cli_eval
+    from engine import cli_eval
 
     monkeypatch.setattr(cli_eval, "evaluate", lambda *a, **k: pytest.fail("evaluated before checking --json"))
     (tmp_path / "faces").mkdir()
@@ -145,7 +145,7 @@ def test_eval_refuses_an_output_that_is_a_folder_before_any_work(tmp_path, capsy
 @pytest.mark.xfail(strict=True, reason="issue 11 defect 8: engine/cli_eval exits 0 with empty tables when every "
                    "image was skipped; it should say so in one line and exit 2")
 def test_eval_with_every_image_skipped_is_an_error(tmp_path, capsys):
-    import engine.cli_eval as cli_eval
+    from engine import cli_eval
 
     (tmp_path / "faces").mkdir()
     Image.fromarray(np.full((64, 64, 3), 128, np.uint8)).save(tmp_path / "faces" / "no_face.png")

@@ -9,7 +9,6 @@ architecture record. Completions use Telea so each example costs milliseconds.
 
 from __future__ import annotations
 
-import io
 import json
 import struct
 import tempfile
