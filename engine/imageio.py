@@ -47,6 +47,7 @@ LOSSY_FORMATS = ("JPEG",)
 ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
 DEEP_FORMATS = ("PNG", "TIFF")  # 16 bits per channel
 PROFILE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+EXIF_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
 
 _EXIF_ORIENTATION = 0x0112
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
@@ -443,7 +444,7 @@ def save_image(
         options.update(lossless=True, exact=True)  # exact: colours under transparent pixels too
     elif file_format in ("JPEG", "WEBP"):
         options["quality"] = int(quality)
-    if exif is not None and file_format in ("JPEG", "PNG", "WEBP"):
+    if exif is not None and file_format in EXIF_FORMATS:
         options["exif"] = _upright_exif(exif)
     if icc_profile is not None and file_format in PROFILE_FORMATS:
         options["icc_profile"] = icc_profile
@@ -495,17 +496,20 @@ def save_completion(
     if completed.shape != source.pixels.shape:
         raise ImageWriteError(f"{path}: the completion is {completed.shape}, the photo {source.pixels.shape}")
     if source.deep is not None and file_format in DEEP_FORMATS:
+        _check_target(path, overwrite=overwrite, protect=protect)
         deep = source.deep.copy()
         deep[:, :, :3] = np.where(hole, completed.astype(np.uint16) * 257, deep[:, :, :3])
         encoded = _encode_16_bit(deep, file_format, source.icc_profile, source.exif, path)
-        _check_target(path, overwrite=overwrite, protect=protect)
         _write_atomically(path, lambda fh: fh.write(encoded))
-        return path
-    save_image(
-        path, np.where(hole, completed, source.pixels), overwrite=overwrite, protect=protect, quality=quality,
-        exif=source.exif, alpha=source.alpha, icc_profile=source.icc_profile, lossless=True,
-    )
-    for loss in _losses(source, file_format):
+        losses = ["a 16-bit TIFF is written without the photo's EXIF block (camera, date, ...); .png keeps it"] if (
+            source.exif is not None and file_format == "TIFF") else []
+    else:
+        save_image(
+            path, np.where(hole, completed, source.pixels), overwrite=overwrite, protect=protect, quality=quality,
+            exif=source.exif, alpha=source.alpha, icc_profile=source.icc_profile, lossless=True,
+        )
+        losses = _losses(source, file_format)
+    for loss in losses:
         warnings.warn(f"{path}: {loss}", ImageLossWarning, stacklevel=2)
     return path
 
@@ -535,6 +539,8 @@ def _losses(source: LoadedImage, file_format: str) -> list[str]:
                       "(save as .png, .webp or .tif to keep them)")
     if source.icc_profile is not None and file_format not in PROFILE_FORMATS:
         losses.append(f"{file_format} cannot store the photo's colour profile (save as .png or .tif to keep it)")
+    if source.exif is not None and file_format not in EXIF_FORMATS:
+        losses.append(f"{file_format} cannot store the photo's EXIF block (camera, date, ...)")
     if file_format in LOSSY_FORMATS:
         losses.append(f"{file_format} is lossy: the whole photo is re-encoded and pixels outside the hole change "
                       "slightly (save as .png to keep them identical)")

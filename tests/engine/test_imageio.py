@@ -468,10 +468,13 @@ def test_8_bit_alpha_is_kept_and_webp_is_written_losslessly(tmp_path):
         assert back.icc_profile == SRGB
 
 
-@pytest.mark.parametrize("suffix, warned", [(".jpg", ["transparency", "lossy"]), (".bmp", ["transparency", "profile"])])
+@pytest.mark.parametrize("suffix, warned", [(".jpg", ["transparency", "lossy"]),
+                                            (".bmp", ["transparency", "profile", "EXIF"])])
 def test_formats_that_cannot_keep_everything_say_what_is_lost(tmp_path, suffix, warned):
+    exif = Image.Exif()
+    exif[0x010F] = "FaceInpaint Test Camera"
     Image.fromarray(np.dstack([PHOTO, np.full(PHOTO.shape[:2], 200, np.uint8)]), "RGBA").save(
-        tmp_path / "in.png", icc_profile=SRGB)
+        tmp_path / "in.png", icc_profile=SRGB, exif=exif.tobytes())
     with pytest.warns(ImageLossWarning) as caught:
         save_completion(tmp_path / f"out{suffix}", FILL, HOLE, read_image_with_info(tmp_path / "in.png"))
     text = " ".join(str(w.message) for w in caught)
@@ -528,3 +531,21 @@ class warnings_as_errors:
 
     def __exit__(self, *exc):
         return self._context.__exit__(*exc)
+
+
+def test_exif_is_kept_by_every_format_that_can_hold_it(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "FaceInpaint Test Camera"
+    Image.fromarray(PHOTO).save(tmp_path / "in.png", exif=exif.tobytes())
+    source = read_image_with_info(tmp_path / "in.png")
+    for suffix in (".png", ".tif", ".webp"):
+        with warnings_as_errors():
+            out = save_completion(tmp_path / f"out{suffix}", FILL, HOLE, source)
+        with Image.open(out) as im:
+            assert im.getexif()[0x010F] == "FaceInpaint Test Camera", suffix
+    deep = read_image_with_info(deep_png(tmp_path / "in16.png", rgba16(), orientation=1))
+    save_completion(tmp_path / "out16.png", FILL, HOLE, deep)
+    with Image.open(tmp_path / "out16.png") as im:
+        assert im.getexif()[0x0112] == 1
+    with pytest.warns(ImageLossWarning, match="without the photo's EXIF"):
+        save_completion(tmp_path / "out16.tif", FILL, HOLE, deep)
