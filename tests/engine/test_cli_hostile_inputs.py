@@ -199,3 +199,34 @@ def test_face_inpaint_errors_are_face_inpaint_errors(sample_photo):
     """A mask of the wrong size for a face model is one MaskError (not a ValueError from the paste)."""
     with pytest.raises(FaceInpaintError):
         ChannelWiseFace(device="cpu").inpaint(sample_photo, np.zeros((5, 5), np.uint8))
+
+
+# -- defect 4: --samples batches every sample at once ---------------------------------------------
+@pytest.mark.xfail(strict=True, reason="issue 11 defect 4: engine/models/dcgan.DCGANInpaint.complete_crop hands every "
+                   "seed to one LatentSearch.run, so --samples 10000 allocates 10000 x restarts latents and images at "
+                   "once; search in chunks of at most 64 seeds (or refuse such counts with a MaskError/"
+                   "FaceInpaintError before any work)")
+def test_many_dcgan_samples_are_searched_in_bounded_batches(monkeypatch):
+    import torch
+
+    from engine.inpainter import create_model
+    from engine.models import dcgan
+
+    batches = []
+
+    def record(self, image, hole, seeds, *, progress=None, should_cancel=None):
+        batches.append(len(seeds))
+        size = image.shape[-1]
+        return dcgan.SearchResult(torch.zeros(len(seeds), 3, size, size), torch.zeros(len(seeds)), [])
+
+    monkeypatch.setattr(dcgan.LatentSearch, "run", record)
+    model = create_model("dcgan", device="cpu")
+    size = model.info.resolution
+    crop = np.full((size, size, 3), 128, np.uint8)
+    mask = np.zeros((size, size), np.uint8)
+    mask[size // 4 : size // 2, size // 4 : size // 2] = 255
+    try:
+        model.complete(crop, mask, samples=10_000, seed=0)
+    except FaceInpaintError:
+        return  # refused up front: fine too
+    assert batches and max(batches) <= 64
