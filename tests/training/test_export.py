@@ -152,8 +152,6 @@ def test_cli_refuses_an_existing_target_in_one_line(run, tmp_path, capsys):
     assert target.read_bytes() == b"keep me"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 1: training/cli.py's export parser has no --overwrite flag "
-                   "to pass to export_run(..., overwrite=args.overwrite)")
 def test_cli_overwrite_flag_replaces_an_existing_target(run, tmp_path):
     target = tmp_path / "w.safetensors"
     target.write_bytes(b"replace me")

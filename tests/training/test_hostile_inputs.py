@@ -1,7 +1,7 @@
 """Regression tests of issue 11 for training, each reproducing a failure found with hostile inputs.
 
 The fixes live in training/cli.py, training/trainer.py and training/data.py, which the lead owns:
-every test here is marked xfail (strict) with the change it waits for, and flips when it lands.
+a test still waiting for its fix is marked xfail (strict) with the change it waits for.
 """
 
 from __future__ import annotations
@@ -135,9 +135,6 @@ def test_resume_removes_stale_checkpoint_temporaries(width_16_run, tmp_path):
 
 
 # -- defect 14: training without a masks folder ---------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 14: training/data.FaceDataset refuses mask_mix with "
-                   "'irregular' masks when no --masks folder is given; fall back to the engine's generated "
-                   "free-form strokes (engine.masks.brush_strokes) and log that it does")
 def test_irregular_masks_without_a_masks_folder_fall_back_to_strokes(tiny_config):
     from training.data import build_datasets
     from training.pdgan import PDGANConfig
