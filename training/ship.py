@@ -125,6 +125,7 @@ def ship(candidate: str | Path, *, dry_run: bool = False, **kwargs) -> GateResul
     print(result.table())
     if not result.accepted or dry_run:
         return result
+    _, metadata = load_state_dict(candidate)
     folder = weights_dir()
     target = folder / f"{result.method}.safetensors"
     with atomic_path(target) as temp:
@@ -133,7 +134,6 @@ def ship(candidate: str | Path, *, dry_run: bool = False, **kwargs) -> GateResul
     if card.is_file():
         with atomic_path(target.with_suffix(".md")) as temp:
             shutil.copyfile(card, temp)
-    _, metadata = load_state_dict(target)
     training = _json(metadata.get("training"))
     update_manifest(result.method, {
         "file": target.name, "sha256": sha256_file(target), "bytes": target.stat().st_size,
