@@ -39,6 +39,7 @@ QUALITY: dict[str, Any] = {
     "adversarial_start": 0.8,
     "adversarial_scale": 0.01,
     "val_every": 200,
+    "checkpoint_minutes": 10.0,  # a killed CPU run loses at most ten minutes
     "low_resolution": 64,  # most steps at 64 px (a quarter of the cost), the last quarter at 128 px
     "low_resolution_until": 0.75,
     "mask_mix": {"preset": 0.45, "block": 0.15, "strokes": 0.15, "irregular": 0.25},
