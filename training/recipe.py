@@ -103,26 +103,37 @@ def autocast(precision: str, device: torch.device) -> contextlib.AbstractContext
 
 
 # -- EMA ------------------------------------------------------------------------------------------
+UPDATES_KEY = "_ema_updates"
+
 class EMA:
-    """An exponential moving average of a network's weights (buffers copied as they are)."""
+    """An exponential moving average of a network's weights (buffers copied as they are).
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so a short run's average
+    is not stuck near its starting weights.
+    """
 
     def __init__(self, net: nn.Module, decay: float) -> None:
         self.decay = decay
+        self.updates = 0
         self.shadow = copy.deepcopy(net).eval()
         for p in self.shadow.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for ema_p, p in zip(self.shadow.parameters(), net.parameters()):
-            ema_p.lerp_(p.detach(), 1.0 - self.decay)
+            ema_p.lerp_(p.detach(), 1.0 - decay)
         for ema_b, b in zip(self.shadow.buffers(), net.buffers()):
             ema_b.copy_(b)
 
     def state_dict(self) -> dict[str, Tensor]:
-        return self.shadow.state_dict()
+        return {**self.shadow.state_dict(), UPDATES_KEY: torch.tensor(self.updates)}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        state = dict(state)
+        self.updates = int(state.pop(UPDATES_KEY, torch.tensor(0)))
         self.shadow.load_state_dict(state)
 
 
