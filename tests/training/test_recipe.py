@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from training.config import TrainConfig
-from training.recipe import QUALITY, EMA, composite_loss, recipe_config, resolve_precision
+from training.losses import composite_loss
+from training.recipe import EMA, QUALITY, recipe_config, resolve_precision
 
 
 def test_the_residual_head_starts_at_zero_and_trains():
