@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QUndoCommand
 
 from faceinpaint_app.document import Document
 
+CLEAN_RIM_PX = 32  # after an apply, faint brush edges this close to the hole are cleared too
 Writer = Callable[[np.ndarray, QRect], None]
 
 
@@ -75,3 +77,14 @@ def set_image(document: Document, new_image: np.ndarray, text: str) -> PatchComm
     command = PatchCommand(document.write_image, document.image, new_image, rect, text)
     document.write_image(crop(new_image, rect), rect)
     return command
+
+
+def cleared_mask(mask: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``mask`` without ``hole`` and without the faint (sub-threshold) brush rim around it.
+
+    A soft brush leaves values below 128 outside the hole: they count as kept pixels, but would
+    stay on screen as a thin outline of the completed area.
+    """
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * CLEAN_RIM_PX + 1, 2 * CLEAN_RIM_PX + 1))
+    near = cv2.dilate(hole.astype(np.uint8), kernel) > 0
+    return np.where(hole | (near & (mask <= 127)), 0, mask).astype(np.uint8)

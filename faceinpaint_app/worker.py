@@ -25,6 +25,8 @@ log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress updates a second reach the GUI
 PREVIEW_INTERVAL_S = 0.2  # previews cost a QImage conversion: fewer of them
+SHUTDOWN_WAIT_MS = 3000  # how long closing the window waits for a model to stop
+ABANDONED_THREADS: list[tuple] = []  # (thread, worker) still running after a bounded shutdown
 
 
 @dataclass
@@ -40,6 +42,7 @@ class InpaintJob:
     device: str = "auto"
     options: dict[str, Any] = field(default_factory=dict)  # e.g. {"iterations": 300}: fields of model.settings
     reference: np.ndarray | None = None  # the intact photo: when given, results are scored against it
+    weights: dict[str, Any] = field(default_factory=dict)  # model -> .safetensors path loaded by the user
     job_id: int = 0
     cancel_event: threading.Event = field(default_factory=threading.Event)
 
@@ -71,7 +74,7 @@ class EngineWorker(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._models: dict[tuple[str, str], Any] = {}
+        self._models: dict[tuple[str, str, Any], Any] = {}
 
     @Slot(object)
     def run(self, job: InpaintJob) -> None:
@@ -92,7 +95,7 @@ class EngineWorker(QObject):
         self.job_finished.emit(job.job_id, cancelled)
 
     def _run_model(self, name: str, job: InpaintJob) -> ModelOutcome:
-        model = self.model(name, job.device)
+        model = self.model(name, job.device, job.weights.get(name))
         apply_settings(model, job.options)
         results = model.inpaint(
             job.image,
@@ -108,13 +111,13 @@ class EngineWorker(QObject):
             outcome.metrics = [score_result(job.reference, r.image, job.mask, job.face) for r in results]
         return outcome
 
-    def model(self, name: str, device: str):
-        """The cached model instance for (name, device), created and loaded on first use."""
-        key = (name, device)
+    def model(self, name: str, device: str, weights=None):
+        """The cached model instance for (name, device, weights), created and loaded on first use."""
+        key = (name, device, weights)
         if key not in self._models:
             from engine.inpainter import create_model
 
-            model = create_model(name, device=device)
+            model = create_model(name, device=device, weights=weights)
             model.load()
             self._models[key] = model
         return self._models[key]
@@ -235,12 +238,24 @@ class EngineClient(QObject):
             self.current = None
         self.job_finished.emit(job_id, cancelled)
 
-    def shutdown(self) -> None:
-        """Cancel any run and wait for the thread to end.
+    def shutdown(self, wait_ms: int | None = None) -> bool:
+        """Cancel any run and wait (at most ``wait_ms``) for the thread to end; True if it ended.
 
-        Models poll the cancel flag between steps, so this takes at most one step. There is no
-        time limit on purpose: destroying a QThread that still runs aborts the whole process.
+        Models that poll the cancel flag stop within a step. One that does not (a long single
+        step) would freeze a window closing on it, so the wait is bounded: the thread is then left
+        to finish in the background and kept referenced, because destroying a QThread that still
+        runs aborts the process; ``main`` ends such a process without waiting for it.
         """
         self.cancel()
         self._thread.quit()
-        self._thread.wait()
+        if self._thread.wait(SHUTDOWN_WAIT_MS if wait_ms is None else wait_ms):
+            return True
+        log.warning("the engine thread is still busy; leaving it to finish in the background")
+        self._thread.setParent(None)
+        ABANDONED_THREADS.append((self._thread, self.worker))
+        return False
+
+
+def engine_threads_running() -> bool:
+    """True while a thread left behind by a bounded shutdown still runs."""
+    return any(thread.isRunning() for thread, _ in ABANDONED_THREADS)

@@ -29,6 +29,9 @@ def test_run_changes_the_photo_only_inside_the_mask_and_is_undoable(loaded_windo
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         assert win.run_models(["telea"]) is not None
     assert finished.args == [True]
+    assert np.array_equal(win.document.image, win.document.original), "a run only previews"
+    assert win.canvas.badge_text().startswith("Preview")
+    win.actions_["apply"].trigger()
     image, original = win.document.image, win.document.original
     assert np.array_equal(image[~hole], original[~hole])
     assert not np.array_equal(image[hole], original[hole])
@@ -113,7 +116,9 @@ def test_diverse_samples_fill_the_browser_and_apply_is_undoable(slow_model, load
         win.run_models([slow_model.info.name], samples=3, seed=10)
     entries = win.results.entries()
     assert [e.result.seed for e in entries] == [10, 11, 12]
-    assert win.document.image[hole][0, 0] == (37 * 10) % 256  # the first sample is applied
+    assert win.canvas.preview[hole][0, 0] == (37 * 10) % 256  # the first sample is previewed
+    win.actions_["apply"].trigger()
+    assert win.document.image[hole][0, 0] == (37 * 10) % 256
 
     win.results.strip.setCurrentRow(2)  # preview, then apply the third
     assert win.canvas.preview is not None and win.canvas.preview[hole][0, 0] == (37 * 12) % 256
@@ -128,8 +133,8 @@ def test_diverse_samples_fill_the_browser_and_apply_is_undoable(slow_model, load
     win.results.seed.setValue(11)
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS):
         win.results.reproduce_button.click()
-    assert win.results.entries()[-1].result.seed == 11
-    assert np.array_equal(win.results.entries()[-1].result.image, entries[1].result.image)
+    assert win.results.entries()[0].result.seed == 11, "the newest run comes first"
+    assert np.array_equal(win.results.entries()[0].result.image, entries[1].result.image)
 
 
 def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot, tmp_path, monkeypatch):
@@ -187,9 +192,10 @@ def test_model_settings_show_in_the_panel_and_reach_the_cached_model(slow_model,
     slow_model.step_seconds = 0.0
     win.model_panel.refresh()
     win.model_panel.select(slow_model.info.name)
-    label, spin = win.model_panel.tunables["iterations"]
+    editors = win.model_panel.settings_form.editors
+    assert list(editors) == ["iterations"], "the form shows the model's own settings fields"
+    spin = editors["iterations"]
     assert not spin.isHidden() and spin.value() == slow_model().settings.iterations
-    assert win.model_panel.tunables["restarts"][1].isHidden()
     spin.setValue(5)
     paint_box(win)
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS):
