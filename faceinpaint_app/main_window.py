@@ -7,7 +7,7 @@ import logging
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QEvent, QObject, Qt, Signal
+from PySide6.QtCore import QEvent, QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QKeyEvent, QUndoStack
 from PySide6.QtWidgets import (
     QAbstractSpinBox,
@@ -403,9 +403,8 @@ class MainWindow(QMainWindow):
         self.canvas.set_split(self.split_slider.value() / 100 if on else None)
 
     def _on_split_dragged(self, fraction: float) -> None:
-        self.split_slider.blockSignals(True)
-        self.split_slider.setValue(round(fraction * 100))
-        self.split_slider.blockSignals(False)
+        with QSignalBlocker(self.split_slider):
+            self.split_slider.setValue(round(fraction * 100))
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """Hold Tab to see the original, hold Space to pan, Enter to apply -- on the canvas."""
@@ -491,8 +490,7 @@ class MainWindow(QMainWindow):
         if not self.files.may_discard():
             event.ignore()
             return
-        if self.engine.busy:
-            self.statusBar().showMessage("Stopping the running model…")
+        self.runs.forget()  # whatever a run still delivers is for a closed window
         self.engine.shutdown()
         QApplication.instance().removeEventFilter(self)
         self.prefs.geometry = self.saveGeometry()
