@@ -112,6 +112,7 @@ class Canvas(QGraphicsView):
         self.preview_label = ""  # the badge shown while a preview is on the canvas
         self._showing_original = False
         self._dragging_split = False
+        self._fitted = True  # the photo follows the view's size until the user zooms
         self._resize_from: tuple[QPointF, float] | None = None  # press position, brush size then
         self._space_held = False
         self._pan_from: QPointF | None = None
@@ -158,6 +159,7 @@ class Canvas(QGraphicsView):
         """Show ``image`` (a completion not applied yet) in place of the document, or stop."""
         self.preview = image
         self.preview_label = label if image is not None else ""
+        self.mask_item.setVisible(image is None)  # the mask would hide the very completion to judge
         self._refresh_image()
         self.viewport().update()
 
@@ -273,6 +275,7 @@ class Canvas(QGraphicsView):
             pointer = self.viewport().mapFromGlobal(QCursor.pos())
             at_pointer = self.underMouse() and self.viewport().rect().contains(pointer)
             anchor = QPointF(pointer) if at_pointer else QPointF(self.viewport().rect().center())
+        self._fitted = False
         factor = float(np.clip(self.zoom * factor, MIN_ZOOM, MAX_ZOOM)) / self.zoom
         scene_point = self.viewportTransform().inverted()[0].map(anchor)
         self.scale(factor, factor)
@@ -284,9 +287,16 @@ class Canvas(QGraphicsView):
         self.zoom_changed.emit(self.zoom)
 
     def fit(self) -> None:
+        """Show the whole photo, and keep showing it as the view resizes until the user zooms."""
+        self._fitted = True
         if not self.document.is_empty:
             self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
             self.zoom_changed.emit(self.zoom)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit()
 
     def actual_size(self) -> None:
         self.zoom_by(1.0 / self.zoom)

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -45,8 +44,6 @@ from faceinpaint_app.theme import apply_theme
 from faceinpaint_app.tool_options import ToolOptions, face_scale
 from faceinpaint_app.welcome import WelcomePage
 from faceinpaint_app.worker import EngineClient
-
-log = logging.getLogger(__name__)
 
 PREVIEW_BADGE = "Preview — double-click or Enter to apply"
 TOOL_CLASSES = {"brush": BrushTool, "eraser": EraserTool, "rectangle": RectangleTool, "lasso": LassoTool,
@@ -96,7 +93,8 @@ class MainWindow(QMainWindow):
         self.update_enabled()
         self._update_overlay()
         self._update_device_text()
-        self.resize(1360, 860)
+        screen = self.screen().availableGeometry()  # a laptop screen: the whole window stays visible
+        self.resize(min(1360, screen.width() - 20), min(860, screen.height() - 40))
         if not self.prefs.geometry.isEmpty():
             self.restoreGeometry(self.prefs.geometry)
         if not self.prefs.window_state.isEmpty():

@@ -73,8 +73,8 @@ def hole_thumbnail(image: np.ndarray, mask: np.ndarray, size: int = THUMBNAIL) -
     else:
         cx, cy = frame.center().x(), frame.center().y()
         side = max(frame.width(), frame.height())
-    x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
-    side = max(1, int(round(side)))
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    side = max(1, round(side))
     square = np.full((side, side, 3), PADDING_GREY, np.uint8)
     sx0, sy0 = max(0, x0), max(0, y0)
     sx1, sy1 = min(w, x0 + side), min(h, y0 + side)
@@ -275,7 +275,7 @@ class ResultsBrowser(QWidget):
     def _update_buttons(self) -> None:
         entry = self.current()
         count = self.strip.count()
-        self.position.setText(f"{self.strip.currentRow() + 1} of {count}" if entry is not None else "")
+        self.position.setText(f"<b>{self.strip.currentRow() + 1} of {count}</b> ·" if entry is not None else "")
         self.caption.setText("click to preview, double-click to apply" if count
                              else "Completions appear here after a run.")
         self.clear_button.setEnabled(bool(self.groups))

@@ -34,6 +34,7 @@ def test_save_writes_the_previewed_sample_the_canvas_shows(slow_model, loaded_wi
     assert np.array_equal(win.document.image, win.document.original), "a run previews, it does not apply"
     win.results.strip.setCurrentRow(2)
     assert win.canvas.badge_text().startswith("Preview")
+    assert not win.canvas.mask_item.isVisible(), "the mask overlay does not hide the previewed completion"
     shown = win.canvas.displayed_image().copy()
     assert shown[hole][0, 0] == value(12)
     out = tmp_path / "saved.png"
@@ -56,7 +57,7 @@ def test_more_samples_never_apply_and_join_the_same_hole(slow_model, loaded_wind
         win.results.more_button.click()
     assert np.array_equal(win.document.image, applied), "More adds samples, it applies none"
     assert len(win.results.groups) == 1 and len(win.results.entries()) == 4
-    assert win.results.position.text() == "1 of 4"
+    assert win.results.position.text().startswith("<b>1 of 4</b>")
 
 
 def test_applying_the_same_completion_twice_adds_one_history_entry(loaded_window, qtbot):
@@ -82,9 +83,9 @@ def test_completions_are_grouped_per_hole_newest_first_and_cleared(loaded_window
     browser = win.results
     assert [len(g.entries) for g in browser.groups] == [2, 1], "the second hole is newest"
     assert [e.model for e in browser.entries()] == ["navier-stokes", "telea"]
-    assert browser.hole_picker.count() == 2 and browser.position.text() == "1 of 2"
+    assert browser.hole_picker.count() == 2 and browser.position.text().startswith("<b>1 of 2</b>")
     browser.hole_picker.setCurrentIndex(1)
-    assert [e.model for e in browser.entries()] == ["telea"] and browser.position.text() == "1 of 1"
+    assert [e.model for e in browser.entries()] == ["telea"] and browser.position.text().startswith("<b>1 of 1</b>")
     browser.clear_button.click()
     assert browser.entries() == [] and browser.groups == [] and win.canvas.preview is None
 

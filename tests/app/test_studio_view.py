@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import pytest
 from PySide6.QtCore import QEvent, QPoint, QPointF, Qt
 from PySide6.QtGui import QMouseEvent, QWheelEvent
@@ -21,6 +20,9 @@ def test_window_fits_1024x700_whatever_the_model_and_keeps_run_and_stop_visible(
     win.resize(*LAPTOP)
     QApplication.processEvents()
     assert win.size().toTuple() == LAPTOP
+    canvas = win.canvas
+    shown = canvas.mapFromScene(canvas.sceneRect()).boundingRect()
+    assert canvas.viewport().rect().adjusted(-1, -1, 1, 1).contains(shown), "the photo is refitted to the view"
     run_bar = win.toolbars["run_toolbar"]
     for key in ("run", "cancel"):
         button = run_bar.widgetForAction(win.actions_[key])
