@@ -10,10 +10,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject
+from safetensors import safe_open
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
 
 from engine.errors import FaceInpaintError
 from engine.imageio import read_image_with_info, read_mask, save_image, save_mask
+from engine.weights import check_weights
 from faceinpaint_app.icons import icon
 from faceinpaint_app.qimage import qimage_to_rgb, rgb_to_qimage
 
@@ -25,13 +27,9 @@ WEIGHTS_FILTER = "Weights exported by faceinpaint-train (*.safetensors)"
 
 def weights_method(path: Path) -> str:
     """The training method a ``.safetensors`` export names in its metadata (checked first, never unpickled)."""
-    from engine.weights import check_weights
-
     status = check_weights(path.stem, path)
     if not status.ready:
         raise FaceInpaintError(status.reason)
-    from safetensors import safe_open
-
     with safe_open(str(path), framework="numpy") as handle:
         method = (handle.metadata() or {}).get("method", "")
     if not method:

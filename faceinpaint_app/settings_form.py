@@ -14,6 +14,8 @@ from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QWidget
 
+from engine.inpainter import create_model
+
 INT_RANGE = (0, 1_000_000)
 FLOAT_RANGE = (0.0, 1e6)
 
@@ -50,8 +52,6 @@ def schema_of(settings_cls: type) -> list[SettingField]:
 
 def settings_class(name: str) -> type | None:
     """The model's settings dataclass (today read from an unloaded instance: no weights are read)."""
-    from engine.inpainter import create_model
-
     settings = getattr(create_model(name, device="cpu"), "settings", None)
     return type(settings) if dataclasses.is_dataclass(settings) else None
 
