@@ -10,8 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject
-from safetensors import safe_open
 from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
+from safetensors import safe_open
 
 from engine.errors import FaceInpaintError
 from engine.imageio import read_image_with_info, read_mask, save_image, save_mask

@@ -154,7 +154,8 @@ class MainWindow(QMainWindow):
         a["redo"].setEnabled(False)
         docks = [d.toggleViewAction() for d in (self.models_dock, self.results_dock, self.history_dock)]
         build_menus(self.menuBar(), a, {"recent": self.files.recent_menu, "presets": self.preset_menu, "docks": docks})
-        self.toolbars = build_toolbars(self, a, {**self.tool_options.widgets, "presets": preset_button(self.preset_menu)})
+        widgets = {**self.tool_options.widgets, "presets": preset_button(self.preset_menu)}
+        self.toolbars = build_toolbars(self, a, widgets)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()

@@ -138,7 +138,8 @@ class ModelPanel(QWidget):
             if entry.ready:
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if info.name in checked else Qt.CheckState.Unchecked)
-            else:  # greyed but selectable, so its details say why it cannot run
+            else:  # greyed but selectable, so its details say why it cannot run; never ticked for a comparison
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
                 item.setForeground(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
             self.list.addItem(item)
         self.select(current or next((n for n, e in self.entries.items() if e.ready), ""))

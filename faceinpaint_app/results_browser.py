@@ -84,6 +84,10 @@ def hole_thumbnail(image: np.ndarray, mask: np.ndarray, size: int = THUMBNAIL) -
     return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
 
 
+def plural(count: int) -> str:
+    return f"{count} completion{'s' if count != 1 else ''}"
+
+
 def thumbnail_icon(rgb: np.ndarray) -> QIcon:
     """The same picture selected or not: the strip marks the selection with its frame, not a tint."""
     pixmap = rgb_to_pixmap(rgb)
@@ -195,7 +199,7 @@ class ResultsBrowser(QWidget):
         self.hole_picker.clear()
         for index, group in enumerate(self.groups):
             newest = " (newest)" if index == 0 and len(self.groups) > 1 else ""
-            self.hole_picker.addItem(f"Hole {group.number}{newest}: {len(group.entries)}")
+            self.hole_picker.addItem(f"Hole {group.number}{newest}: {plural(len(group.entries))}")
         self.hole_picker.setCurrentIndex(0 if self.groups else -1)
         self.hole_picker.blockSignals(False)
         self.hole_picker.setVisible(bool(self.groups))
@@ -244,8 +248,9 @@ class ResultsBrowser(QWidget):
             return
         del group.entries[row]
         if group.entries:
-            self.hole_picker.setItemText(self.hole_picker.currentIndex(), f"Hole {group.number}: {len(group.entries)}")
-            self._show_group(self.hole_picker.currentIndex(), select=row)
+            index = self.hole_picker.currentIndex()
+            self.hole_picker.setItemText(index, f"Hole {group.number}: {plural(len(group.entries))}")
+            self._show_group(index, select=row)
         else:
             self.groups.remove(group)
             self._refill_picker()

@@ -144,7 +144,9 @@ class RunController(QObject):
             w.statusBar().showMessage("Cancelled; the photo and mask are as they were.", 5000)
             if job_id == self.compare_job:
                 w.compare_grid.mark_cancelled()
-        elif self._produced_results and job_id != self.compare_job:
+        elif job_id == self.compare_job:
+            w.statusBar().showMessage("Comparison done: File ▸ Save comparison sheet saves the grid.", 8000)
+        elif self._produced_results:
             w.statusBar().showMessage("Previewing the completion: double-click it or press Enter to apply it; "
                                       "hold Tab to see the original.", 8000)
         w.update_enabled()

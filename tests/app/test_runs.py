@@ -149,6 +149,10 @@ def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot
     assert all(tile.image is not None for tile in tiles.values())
     assert all("PSNR" in tile.caption.text() and "SSIM" in tile.caption.text() for tile in tiles.values())
     assert win.tabs.currentWidget() is win.compare_grid
+    assert "Comparison done" in win.statusBar().currentMessage()
+    unavailable = [n for n, e in win.model_panel.entries.items() if not e.ready]
+    win.model_panel.set_checked(list(win.model_panel.entries))
+    assert not set(unavailable) & set(win.model_panel.checked_models()), "models without weights cannot be ticked"
     assert np.array_equal(win.document.image, win.document.original), "comparing applies nothing"
 
     first, second = (tile.view for tile in tiles.values())
