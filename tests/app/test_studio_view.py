@@ -108,7 +108,9 @@ def test_before_after_labels_and_original_badge_are_drawn(loaded_window):
     assert labelled.pixelColor(x + 12, 22) != plain.pixelColor(x + 12, 22), "After is labelled right of the line"
 
 
-def test_brush_size_follows_the_face_and_resizes_with_shift_drag(loaded_window, mouse):
+@pytest.mark.parametrize("modifiers", [Qt.KeyboardModifier.ShiftModifier,
+                                       Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier])
+def test_brush_size_follows_the_face_and_resizes_with_a_modifier_drag(loaded_window, modifiers):
     win, canvas = loaded_window, loaded_window.canvas
     eye_gap = win.document.face.interocular
     win.brush_size.setValue(50)
@@ -122,8 +124,7 @@ def test_brush_size_follows_the_face_and_resizes_with_shift_drag(loaded_window, 
                                       (QEvent.Type.MouseButtonRelease, 30, Qt.MouseButton.LeftButton,
                                        Qt.MouseButton.NoButton)):
         local = QPointF(press + QPoint(dx, 0))
-        QApplication.sendEvent(canvas.viewport(), QMouseEvent(kind, local, local, button, buttons,
-                                                              Qt.KeyboardModifier.ShiftModifier))
+        QApplication.sendEvent(canvas.viewport(), QMouseEvent(kind, local, local, button, buttons, modifiers))
     assert canvas.tool.size == pytest.approx(start + 60 / canvas.zoom, rel=0.05)
     assert win.brush_size.value() == round(100 * canvas.tool.size / eye_gap)
     assert not win.document.mask.any() and win.undo_stack.count() == 0, "resizing paints nothing"
