@@ -126,6 +126,7 @@ class ResultsBrowser(QWidget):
         self.strip.setGridSize(QSize(THUMBNAIL + 28, THUMBNAIL + 40))
         self.strip.setToolTip("Click a completion to preview it; double-click to apply it")
         self.strip.currentItemChanged.connect(self._on_current)
+        self.strip.itemClicked.connect(self._on_current)  # preview again after an edit ended the preview
         self.strip.itemDoubleClicked.connect(lambda item: self.apply_requested.emit(item.data(ENTRY_ROLE)))
 
         self.apply_button = self._button("apply", "Apply", "Put this completion into the photo (Ctrl+Return)")

@@ -33,6 +33,9 @@ def test_save_writes_the_previewed_sample_the_canvas_shows(slow_model, loaded_wi
     run(win, qtbot, [slow_model.info.name], samples=3, seed=10)
     assert np.array_equal(win.document.image, win.document.original), "a run previews, it does not apply"
     win.results.strip.setCurrentRow(2)
+    box(win, 10, 20, 10, 20)  # an edit ends the preview; clicking the completion shows it again
+    assert win.canvas.preview is None
+    win.results.strip.itemClicked.emit(win.results.strip.currentItem())
     assert win.canvas.badge_text().startswith("Preview")
     assert not win.canvas.mask_item.isVisible(), "the mask overlay does not hide the previewed completion"
     shown = win.canvas.displayed_image().copy()
