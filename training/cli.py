@@ -39,12 +39,17 @@ def _parse_set(items: list[str]) -> dict[str, Any]:
 
 def build_parser(methods: dict) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="faceinpaint-train", description=__doc__.split("\n\n")[0])
-    sub = parser.add_subparsers(dest="command", required=True, metavar="METHOD|export")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="METHOD|all|pack|export|ship")
     for name in sorted(methods):
         p = sub.add_parser(name, help=f"train {name}")
         for field_name, help_text in methods[name].cli_options.items():
             p.add_argument("--" + field_name.replace("_", "-"), dest=field_name, help=help_text)
         p.add_argument("--data", action="append", help="folder of face photos (repeatable; searched recursively)")
+        p.add_argument("--pack", help="a face pack (faceinpaint-train pack) to train on instead of --data folders")
+        p.add_argument("--recipe", choices=("quality", "paper"),
+                       help="quality (default): Telea prefill + residual, SSIM+L1, EMA, bf16...; paper: the paper's setting")
+        p.add_argument("--init", help="engine weights to continue from ('shipped' = resources/weights/METHOD.safetensors)")
+        p.add_argument("--minutes", type=float, help="wall-clock budget of the run")
         p.add_argument("--val-data", action="append", help="held-out folder (repeatable); default: hold out val_fraction")
         p.add_argument("--masks", action="append", help="folder of irregular masks, white = hole (repeatable)")
         p.add_argument("--out", required=True, help="run folder: config, checkpoints, samples, logs")
@@ -62,11 +67,34 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
         p.add_argument("--no-amp", dest="amp", action="store_false", default=None, help="no mixed precision on CUDA")
         p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other config option")
+    p = sub.add_parser("all", help="train every learned method in turn within one wall-clock budget")
+    p.add_argument("--minutes", type=float, required=True, help="the whole budget, split between the methods")
+    p.add_argument("--out", required=True, help="folder of the runs (one per method) and their exported weights")
+    p.add_argument("--init", help="'shipped': continue each method from resources/weights where the architecture fits")
+    p.add_argument("--methods", help="comma-separated subset (default: all; face-analysis only when none is shipped)")
+    p.add_argument("--pack", help="a face pack to train on")
+    p.add_argument("--data", action="append", help="folder of face photos (repeatable), instead of --pack")
+    p.add_argument("--masks", action="append", help="folder of irregular masks (white = hole)")
+    p.add_argument("--device", help="auto, cuda, cuda:N, mps or cpu")
+    p.add_argument("--config", help="TOML file of options applied to every method")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="an option for every method that has it")
+    p = sub.add_parser("pack", help="pre-align every usable face of photo folders into a compact pack")
+    p.add_argument("--data", action="append", required=True, help="folder of face photos (repeatable; searched recursively)")
+    p.add_argument("-o", "--output", required=True, help="new pack folder")
+    p.add_argument("--resolution", type=int, default=128, help="crop size in pixels (default 128)")
+    p.add_argument("--encoding", choices=("jpeg", "raw"), default="jpeg",
+                   help="jpeg: compact, to travel (default); raw: uint8, memory-mapped, fastest to read")
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality (default 90)")
+    p.add_argument("--every", type=int, default=1, help="keep every n-th photo of each folder (default 1)")
+    p.add_argument("--max-mib", type=float, default=0.0, help="keep an evenly spaced subset that fits this many MiB")
+    p.add_argument("--cache-dir", help="landmark cache shared with training runs (default: PACK/cache)")
+    p.add_argument("--workers", type=int, default=2, help="face-detection processes (default 2)")
     p = sub.add_parser("export", help="write a run's generator as engine weights + model card")
     p.add_argument("run_dir")
     p.add_argument("-o", "--output", required=True,
                    help="WEIGHTS.safetensors (+ a .md model card); inside resources/weights/ the manifest is updated too")
     p.add_argument("--fp16", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing weights file")
     p.add_argument("--notes", type=Path, metavar="NOTES.md",
                    help="Markdown added to the model card, e.g. where the run departs from the paper's setting")
     return parser
@@ -79,10 +107,25 @@ def main(argv: list[str] | None = None) -> int:
     methods = load_methods()
     args = build_parser(methods).parse_args(argv)
     try:
+        if args.command == "all":
+            from training.train_all import train_all
+
+            overrides = {"pack": args.pack, "data": args.data, "masks": args.masks, "device": args.device,
+                         **_parse_set(args.set)}
+            train_all(args.out, args.minutes, init=args.init, config_file=args.config,
+                      methods=args.methods.split(",") if args.methods else None,
+                      overrides={k: v for k, v in overrides.items() if v is not None})
+            return 0
+        if args.command == "pack":
+            from training.pack import build_pack
+
+            build_pack(args.data, args.output, resolution=args.resolution, encoding=args.encoding, quality=args.quality,
+                       every=args.every, max_mib=args.max_mib, cache_dir=args.cache_dir, workers=args.workers)
+            return 0
         if args.command == "export":
             from training.export import export_run
 
-            export_run(args.run_dir, args.output, fp16=args.fp16, notes=args.notes)
+            export_run(args.run_dir, args.output, fp16=args.fp16, notes=args.notes, overwrite=args.overwrite)
             return 0
         return _train(methods[args.command], args)
     except FaceInpaintError as err:
@@ -93,6 +136,15 @@ def main(argv: list[str] | None = None) -> int:
         return 130
 
 
+def _init_path(method: str, init: str | None) -> str | None:
+    """``--init shipped`` names the shipped weights of the method."""
+    if init != "shipped":
+        return init
+    from engine.paths import weights_dir
+
+    return str(weights_dir() / f"{method}.safetensors")
+
+
 def _train(method_cls, args) -> int:
     from training.trainer import TrainingDiverged, run_training
 
@@ -100,13 +152,19 @@ def _train(method_cls, args) -> int:
         "data": args.data, "val_data": args.val_data, "masks": args.masks, "out": args.out,
         "steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "resolution": args.resolution, "width": args.width, "num_workers": args.num_workers,
-        "device": args.device, "seed": args.seed, "amp": args.amp, **_parse_set(args.set),
+        "device": args.device, "seed": args.seed, "amp": args.amp, "pack": args.pack, "minutes": args.minutes,
+        "init": _init_path(method_cls.name, args.init), **_parse_set(args.set),
         **{name: getattr(args, name) for name in method_cls.cli_options},
     }
     if args.epochs is not None:
         overrides["steps"] = 0
     saved = Path(args.out) / "config.toml"
-    base = load_config(method_cls.config_cls, saved) if args.resume and saved.is_file() else None
+    if args.resume and saved.is_file():
+        base = load_config(method_cls.config_cls, saved)
+    else:
+        from training.recipe import recipe_config
+
+        base = recipe_config(method_cls, args.recipe or "quality")
     cfg = load_config(method_cls.config_cls, args.config, overrides, base=base)
     try:
         outcome = run_training(method_cls, cfg, resume=args.resume)

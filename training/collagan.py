@@ -1,8 +1,12 @@
-"""collaGAN training (seed 000): one generator, one conditional discriminator per task.
+"""collaGAN training (Liao et al. 2018): one generator, one conditional discriminator per task.
 
 Models M_i, M_{i,d}, M_{i,s}, M_{i,s,d} come from ``tasks``; ``concentrated = true`` gives the
 M* variants (eq. 4-6): the inpainting discriminator sees the composite and the inpainting L1
 counts only the hole.
+
+Under the quality recipe (``training.recipe``) the generator is the residual U-Net on a Telea
+prefill, the image loss is SSIM + L1 on the composite, the parsing and heatmap tasks stay as
+auxiliary L2 terms (``aux_weight``), and the adversarial terms enter late at a small weight.
 """
 
 from __future__ import annotations
@@ -13,15 +17,12 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.models.collagan import (
-    CollaGANArchitecture,
-    CollaGANGenerator,
-    fill_hole,
-    split_tasks,
-)
+from engine.models.collagan import CollaGANArchitecture, build_generator, fill_hole, split_tasks
+from engine.models.residual_unet import prefill
 from training.config import TrainConfig
 from training.data import MASK_KINDS
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
+from training.recipe import composite_loss
 
 # Section 4.2: loss weights for one, two and three tasks (a one-task model is M_i).
 LAMBDA_TABLE = {
@@ -47,6 +48,8 @@ class CollaGANConfig(TrainConfig):
     concentrated: bool = True  # M*: the paper's best model
     lambda_adv: dict[str, float] = field(default_factory=dict)  # empty = the 4.2 table
     lambda_rec: dict[str, float] = field(default_factory=dict)
+    generator: str = "pix2pix"  # 3.4's U-Net; "residual-unet" is the quality recipe's
+    aux_weight: float = 0.1  # with rec_loss = "ssim-l1": weight of the parsing and heatmap L2 terms
 
 
 class ConditionalDiscriminator(nn.Module):
@@ -86,14 +89,19 @@ def gan_loss(logits: Tensor, real: bool) -> Tensor:
 class CollaGANMethod(TrainMethod):
     name = "collagan"
     config_cls = CollaGANConfig
+    batch_keys = frozenset({"heatmaps5", "parsing"})
+    quality_recipe = {"generator": "residual-unet", "width": 32, "batch_size": 16, "lr": 1e-3, "beta1": 0.9}
 
     def build(self) -> None:
         cfg: CollaGANConfig = self.cfg
-        self.arch = CollaGANArchitecture(resolution=cfg.resolution, width=cfg.width, tasks=tuple(cfg.tasks))
+        self.arch = CollaGANArchitecture(
+            resolution=cfg.resolution, width=cfg.width, tasks=tuple(cfg.tasks), generator=cfg.generator,
+            prefill="noise" if cfg.prefill == "paper" else cfg.prefill,
+        )
         table = LAMBDA_TABLE[len(self.arch.tasks)]
         self.lambda_adv = {t: cfg.lambda_adv.get(t, table["adv"][t]) for t in self.arch.tasks}
         self.lambda_rec = {t: cfg.lambda_rec.get(t, table["rec"][t]) for t in self.arch.tasks}
-        self.generator = CollaGANGenerator(self.arch).to(self.device)
+        self.generator = build_generator(self.arch).to(self.device)
         self.discriminators = TaskDiscriminators(self.arch.task_channels, cfg.width).to(self.device)
         self.opt_g = adam(self.generator.parameters(), cfg)
         self.opt_d = adam(self.discriminators.parameters(), cfg)
@@ -106,8 +114,10 @@ class CollaGANMethod(TrainMethod):
 
     # -- data -> tensors ---------------------------------------------------------------------------
     def _inputs(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor]:
-        """Masked input per 4.1: noise in block/noise holes, zeros in the others."""
+        """Masked input per 4.1 (noise in block/noise holes, zeros in the others), or the recipe's prefill."""
         image, mask = batch["image"], batch["mask"][:, :1]
+        if self.cfg.prefill != "paper":
+            return prefill(image, mask, self.cfg.prefill), mask
         noisy = torch.isin(batch["mask_kind"], torch.tensor(sorted(NOISE_FILLED), device=self.device))
         noise = (torch.rand_like(image) * 2 - 1) * noisy.view(-1, 1, 1, 1)
         return fill_hole(image, mask, noise), mask
@@ -125,7 +135,9 @@ class CollaGANMethod(TrainMethod):
     def _reconstruction(self, outputs, targets, mask) -> dict[str, Tensor]:
         losses = {}
         for t in self.arch.tasks:
-            if t == "i":
+            if t == "i" and self.cfg.rec_loss == "ssim-l1":
+                losses["i"] = composite_loss(outputs["i"] * mask + targets["i"] * (1 - mask), targets["i"])
+            elif t == "i":
                 diff = (outputs["i"] - targets["i"]).abs()
                 # eq. 6: only the hole counts under M*; averaged over all pixels so lambda keeps its scale.
                 losses["i"] = (diff * mask).mean() if self.cfg.concentrated else diff.mean()
@@ -143,22 +155,29 @@ class CollaGANMethod(TrainMethod):
             outputs_for_d = {**outputs, "i": outputs["i"] * mask + targets["i"] * (1 - mask)}
         else:
             outputs_for_d = outputs
-
-        with self.autocast():
-            real = self.discriminators(x, targets)
-            fake = self.discriminators(x, {t: v.detach() for t, v in outputs_for_d.items()})
-            d_loss = sum(gan_loss(real[t], True) + gan_loss(fake[t], False) for t in self.arch.tasks) / 2
-        self.backward_step(d_loss, self.opt_d)
+        adv_weight = self.adversarial_weight  # 0 before the recipe's adversarial phase: no discriminator work
+        logs = {}
+        if adv_weight:
+            with self.autocast():
+                real = self.discriminators(x, targets)
+                fake = self.discriminators(x, {t: v.detach() for t, v in outputs_for_d.items()})
+                d_loss = sum(gan_loss(real[t], True) + gan_loss(fake[t], False) for t in self.arch.tasks) / 2
+            self.backward_step(d_loss, self.opt_d)
+            logs["d"] = d_loss.item()
 
         discriminators = unwrap(self.discriminators)  # no DDP sync for the frozen pass
         set_requires_grad(discriminators, False)
         with self.autocast():
-            adv = {t: gan_loss(logits, True) for t, logits in discriminators(x, outputs_for_d).items()}
+            adv = {t: gan_loss(logits, True) for t, logits in discriminators(x, outputs_for_d).items()} if adv_weight else {}
             rec = self._reconstruction(outputs, targets, mask)
-            g_loss = sum(self.lambda_adv[t] * adv[t] + self.lambda_rec[t] * rec[t] for t in self.arch.tasks)
+            if self.cfg.rec_loss == "ssim-l1":
+                g_loss = rec["i"] + self.cfg.aux_weight * sum(rec[t] for t in self.arch.tasks if t != "i")
+                g_loss = g_loss + adv_weight * sum(self.lambda_adv[t] * v for t, v in adv.items())
+            else:
+                g_loss = sum(adv_weight * self.lambda_adv[t] * adv[t] + self.lambda_rec[t] * rec[t] for t in self.arch.tasks)
         self.backward_step(g_loss, self.opt_g)
         set_requires_grad(discriminators, True)
-        return {"d": d_loss.item(), "g": g_loss.item(), **{f"adv_{t}": v.item() for t, v in adv.items()},
+        return {**logs, "g": g_loss.item(), **{f"adv_{t}": v.item() for t, v in adv.items()},
                 **{f"rec_{t}": v.item() for t, v in rec.items()}}
 
     @torch.no_grad()
@@ -174,4 +193,6 @@ class CollaGANMethod(TrainMethod):
 
     def export(self):
         arch = {"resolution": self.arch.resolution, "width": self.arch.width, "tasks": list(self.arch.tasks)}
-        return dict(unwrap(self.generator).state_dict()), arch
+        if self.arch.generator != "pix2pix" or self.arch.prefill != "noise":  # older files load as the paper's form
+            arch.update(generator=self.arch.generator, prefill=self.arch.prefill)
+        return self.shipped_state(), arch

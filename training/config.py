@@ -55,6 +55,22 @@ class TrainConfig:
     channel_area: float = 0.1  # their kept area fraction S
     val_samples: int = 8  # rows of the sample grid
     val_eval_images: int = 200  # held-out crops scored by ``export``
+    # -- the quality recipe (training/recipe.py); the defaults here are the papers' settings ------
+    recipe: str = "paper"  # the recipe the run was configured with: "quality" or "paper"
+    pack: str = ""  # a face pack (faceinpaint-train pack) to read instead of the photo folders
+    minutes: float = 0.0  # wall-clock budget; > 0 stops the run there (and paces the learning rate)
+    init: str = ""  # engine weights to continue from (generator and its EMA; discriminators fresh)
+    precision: str = "auto"  # auto (bf16 where supported), fp32, bf16, fp16 (CUDA)
+    channels_last: bool = False
+    ema_decay: float = 0.0  # > 0 keeps an EMA of the generator, which is what export ships
+    lr_schedule: str = "constant"  # or "linear": to zero over the run's steps or minutes
+    prefill: str = "paper"  # what the hole holds at the input: the paper's, or "telea" (+ residual)
+    rec_loss: str = "paper"  # the paper's reconstruction loss, or "ssim-l1" on the composite
+    adversarial_start: float = 0.0  # fraction of the run before adversarial/diversity terms enter
+    adversarial_scale: float = 1.0  # their weights are multiplied by this
+    val_every: int = 0  # steps between held-out scores; > 0 keeps the best as checkpoints/best.pt
+    low_resolution: int = 0  # > 0: train at this size until ``low_resolution_until`` of the run (progressive)
+    low_resolution_until: float = 0.75
 
 
 C = TypeVar("C", bound=TrainConfig)

@@ -32,7 +32,12 @@ from training.io import atomic_write
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
-MASK_KINDS = ("block", "pattern", "noise", "strokes", "irregular", "channel")
+MASK_KINDS = ("block", "pattern", "noise", "strokes", "irregular", "channel", "preset")
+# What users paint and the evaluation uses: landmark presets, jittered in size and position.
+PRESET_CASES = ("left-eye", "right-eye", "upper-face", "left-face", "right-face", "lower-face",
+                "both-eyes", "mouth", "left-half", "right-half", "center-block")
+PRESET_JITTER_SCALE = (0.85, 1.2)
+PRESET_JITTER_SHIFT = 0.06  # fraction of the crop size
 
 # Index permutation that mirrors the 68-point iBUG layout: after a horizontal flip, point k of
 # the flipped face is point FLIP_68[k] of the original (jaw, brows, nose, eyes, lips reversed).
@@ -157,10 +162,12 @@ class LandmarkCache:
         atomic_write(self.path, lambda f: np.savez_compressed(f, **arrays))
 
 
-def scan_folders(folders: list[str], cache_dir: Path, workers: int) -> tuple[list[FaceRecord], dict[str, FolderCount]]:
-    """Landmarks for every photo under ``folders``, detecting only those not in the cache."""
+def scan_folders(
+    folders: list[str], cache_dir: Path, workers: int, *, every: int = 1
+) -> tuple[list[FaceRecord], dict[str, FolderCount]]:
+    """Landmarks for every (``every``-th, in sorted order) photo under ``folders``, detecting only those not in the cache."""
     cache = LandmarkCache(cache_dir)
-    listed = [(folder, path, _cache_key(path)) for folder in folders for path in find_images(folder)]
+    listed = [(folder, path, _cache_key(path)) for folder in folders for path in find_images(folder)[::every]]
     migrated = 0
     for _, path, key in listed:
         if key not in cache.entries and (legacy := cache.entries.get(_legacy_cache_key(path))) is not None:
@@ -217,8 +224,10 @@ def _held_out(path: str, fraction: float) -> bool:
 
 def build_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", ScanReport]:
     """Training and held-out datasets plus the counts for the model card."""
+    if cfg.pack:
+        return _pack_datasets(cfg)
     if not cfg.data:
-        raise FaceInpaintError("no training data given: pass --data DIR (a folder of face photos)")
+        raise FaceInpaintError("no training data given: pass --data DIR (a folder of face photos) or --pack PACK")
     cache_dir = Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.out) / "cache"
     records, counts = scan_folders(list(cfg.data), cache_dir, cfg.num_workers)
     if cfg.val_data:
@@ -235,6 +244,22 @@ def build_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", Scan
     report = ScanReport(counts, len(train_records), len(val_records))
     log.info("data: %s", report.summary())
     return FaceDataset(train_records, cfg, train=True), FaceDataset(val_records, cfg, train=False), report
+
+
+def _pack_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", ScanReport]:
+    """Training and held-out sets of a face pack, split by the same file-name hash as photo folders."""
+    from training.pack import load_pack
+
+    if not cfg.aligned:
+        raise FaceInpaintError("a pack holds aligned crops: loose crops (aligned = false) need --data photo folders")
+    pack = load_pack(cfg.pack)
+    held = np.array([_held_out(str(name), cfg.val_fraction) for name in pack.names], bool)
+    counts = {s["data"]: FolderCount(found=s["photos"], usable=s["faces"]) for s in pack.info["sources"]}
+    report = ScanReport(counts, int((~held).sum()), int(held.sum()))
+    log.info("data (pack %s): %s", cfg.pack, report.summary())
+    train = PackDataset(pack, np.flatnonzero(~held), cfg, train=True)
+    val = PackDataset(pack, np.flatnonzero(held), cfg, train=False)
+    return train, val, report
 
 
 # -- samples ------------------------------------------------------------------------------------
@@ -258,12 +283,18 @@ class FaceDataset(Dataset):
         if unknown or not kinds:
             raise FaceInpaintError(f"mask_mix: unknown or no mask kinds {unknown}; choose from {', '.join(MASK_KINDS)}")
         if "irregular" in kinds and not cfg.masks:
-            raise FaceInpaintError("mask_mix uses 'irregular' masks but no --masks folder was given")
+            # A new user has no masks folder: the engine's free-form strokes stand in for it.
+            kinds["strokes"] = kinds.get("strokes", 0.0) + kinds.pop("irregular")
+            if train:
+                log.warning("mask_mix asks for irregular masks but no --masks folder was given: "
+                            "using generated free-form strokes instead")
         self.mask_kinds = list(kinds)
         weights = np.array(list(kinds.values()), np.float64)
         self.mask_weights = weights / weights.sum()
         self.channel_wise = "channel" in kinds
         self._mask_folders = None
+        self.keys: set[str] | None = None  # the sample keys to compute; None = all (see TrainMethod.batch_keys)
+        self.size = cfg.resolution  # crop size; the trainer lowers it for the low-resolution part of a run
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -271,60 +302,73 @@ class FaceDataset(Dataset):
     def __len__(self) -> int:
         return len(self.records)
 
-    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
-        from engine.face.labels import landmark_heatmaps, parsing_map, skin_mask
+    def _source(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """(image to warp, its 68 landmarks, base matrix to the crop or None = crop it from the landmarks)."""
         from engine.imageio import read_image
 
-        size = self.cfg.resolution
         record = self.records[index]
+        return read_image(record.path), record.landmarks, None
+
+    def __getitem__(self, index: int) -> dict[str, torch.Tensor]:
+        from engine.face.labels import landmark_heatmaps, parsing_map, skin_mask
+
+        size = self.size
+        image, landmarks, base = self._source(index)
         rng = self._rng(index)
-        matrix, flipped = self._geometry(record.landmarks, rng)
-        photo = read_image(record.path)
-        crop = warp_affine_region(photo, matrix, (size, size))  # as the engine crops: anti-aliased, reflected borders
-        points = (record.landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
+        matrix, flipped = self._geometry(landmarks, rng, base)
+        crop = warp_affine_region(image, matrix, (size, size))  # as the engine crops: anti-aliased, reflected borders
+        points = (landmarks @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
         if flipped:
             points = points[FLIP_68]  # the image-left eye of the mirror is the original's right eye
-        mask, boxes, kind = self._mask(rng)
+        mask, boxes, kind = self._mask(rng, points)
         channels = mask[:, :, None] if mask.ndim == 2 else mask
         if self.channel_wise and channels.shape[2] == 1:
             channels = np.repeat(channels, 3, axis=2)
-        return {
+        labels = {
+            "heatmaps5": lambda: torch.from_numpy(landmark_heatmaps(five_points(points), (size, size))),
+            "heatmaps68": lambda: torch.from_numpy(landmark_heatmaps(points, (size, size))),
+            "parsing": lambda: torch.from_numpy(np.asarray(parsing_map(points, (size, size)), np.int64)),
+            "skin": lambda: torch.from_numpy((np.asarray(skin_mask(points, (size, size))) > 0).astype(np.float32))[None],
+        }
+        sample = {
             "image": torch.from_numpy(crop).permute(2, 0, 1).float().div(127.5).sub(1.0),
             "mask": torch.from_numpy((channels > 127).astype(np.float32)).permute(2, 0, 1).contiguous(),
             "mask_kind": torch.tensor(MASK_KINDS.index(kind)),
             "mask_boxes": torch.from_numpy(boxes),
-            "heatmaps5": torch.from_numpy(landmark_heatmaps(five_points(points), (size, size))),
-            "heatmaps68": torch.from_numpy(landmark_heatmaps(points, (size, size))),
-            "parsing": torch.from_numpy(np.asarray(parsing_map(points, (size, size)), np.int64)),
-            "skin": torch.from_numpy((np.asarray(skin_mask(points, (size, size))) > 0).astype(np.float32))[None],
             "landmarks": torch.from_numpy(points),
             "index": torch.tensor(index),
         }
+        for key, make in labels.items():
+            if self.keys is None or key in self.keys:
+                sample[key] = make()
+        return sample
 
     def _rng(self, index: int) -> np.random.Generator:
         stream = (self.cfg.seed, self.epoch, index) if self.train else (self.cfg.seed, 10**6, index)
         return np.random.default_rng(stream)
 
     def geometry(self, index: int) -> tuple[np.ndarray, bool]:
-        """The 2x3 photo -> crop matrix of sample ``index`` this epoch, and whether it is mirrored."""
-        return self._geometry(self.records[index].landmarks, self._rng(index))
+        """The 2x3 source -> crop matrix of sample ``index`` this epoch, and whether it is mirrored."""
+        _, landmarks, base = self._source(index)
+        return self._geometry(landmarks, self._rng(index), base)
 
-    def _geometry(self, landmarks: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, bool]:
-        size = self.cfg.resolution
-        matrix = self._crop_matrix(landmarks, rng)
+    def _geometry(self, landmarks: np.ndarray, rng: np.random.Generator, base: np.ndarray | None = None) -> tuple[np.ndarray, bool]:
+        size = self.size
+        matrix = self._crop_matrix(landmarks, rng, base)
         flipped = bool(self.train and self.cfg.augment and rng.random() < 0.5)
         if flipped:
             matrix = np.array([[-1, 0, size - 1], [0, 1, 0]], np.float64) @ np.vstack([matrix, [0, 0, 1]])
         return matrix, flipped
 
-    def _crop_matrix(self, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """2x3 photo -> crop transform: aligned (engine template) or loose, then the augmentation."""
-        size = self.cfg.resolution
-        if self.cfg.aligned:
+    def _crop_matrix(self, landmarks: np.ndarray, rng: np.random.Generator, base: np.ndarray | None = None) -> np.ndarray:
+        """2x3 source -> crop transform: ``base`` (a pack's stored crop), else aligned (engine
+        template) or loose from the landmarks; then the augmentation."""
+        size = self.size
+        if base is None and self.cfg.aligned:
             from engine.face import alignment_matrix
 
             base = np.asarray(alignment_matrix(landmarks, size), np.float64)
-        else:
+        elif base is None:
             base = self._loose_crop(landmarks, rng)
         if not (self.train and self.cfg.augment):
             return base
@@ -340,7 +384,7 @@ class FaceDataset(Dataset):
         The side is 1.3-1.7x the extent of those parts, placed at random wherever they stay inside
         (held-out crops are centred at 1.5x). In-plane rotation of the photo is kept.
         """
-        size = self.cfg.resolution
+        size = self.size
         inner = landmarks[17:]
         lo, hi = inner.min(axis=0), inner.max(axis=0)
         extent = float((hi - lo).max())
@@ -350,11 +394,11 @@ class FaceDataset(Dataset):
         scale = size / side
         return np.array([[scale, 0, -corner[0] * scale], [0, scale, -corner[1] * scale]], np.float64)
 
-    def _mask(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+    def _mask(self, rng: np.random.Generator, points: np.ndarray) -> tuple[np.ndarray, np.ndarray, str]:
         """(mask, channel boxes, kind): boxes are engine.masks' (3, 4) kept boxes for channel masks, else zeros."""
         from engine import masks
 
-        size, cfg = self.cfg.resolution, self.cfg
+        size, cfg = self.size, self.cfg
         kind = self.mask_kinds[int(rng.choice(len(self.mask_kinds), p=self.mask_weights))]
         seed = int(rng.integers(0, 2**31 - 1))
         shape = (size, size)
@@ -370,11 +414,51 @@ class FaceDataset(Dataset):
             mask = masks.random_noise(shape, ratio=0.8, seed=seed)
         elif kind == "strokes":
             mask = masks.brush_strokes(shape, seed=seed)
+        elif kind == "preset":
+            mask = self._preset_mask(points, rng, seed)
         else:
             if self._mask_folders is None:
                 self._mask_folders = [masks.IrregularMaskFolder(folder) for folder in cfg.masks]
             mask = self._mask_folders[int(rng.integers(len(self._mask_folders)))].sample(shape, rng)
         return mask, no_boxes, kind
+
+
+    def _preset_mask(self, points: np.ndarray, rng: np.random.Generator, seed: int) -> np.ndarray:
+        """A landmark preset drawn on jittered landmarks: bigger or smaller, shifted a little."""
+        from engine import masks
+
+        size = self.size
+        centre = points.mean(axis=0)
+        scale = rng.uniform(*PRESET_JITTER_SCALE)
+        shift = rng.uniform(-PRESET_JITTER_SHIFT, PRESET_JITTER_SHIFT, 2) * size
+        jittered = (points - centre) * scale + centre + shift
+        case = PRESET_CASES[int(rng.integers(len(PRESET_CASES)))]
+        if case == "center-block":  # drawn from the crop, not the face: jitter its size and place directly
+            side = int(round(size / 2 * scale))
+            x0, y0 = (np.clip((size - side) / 2 + shift, 0, size - side)).astype(int)
+            mask = np.zeros((size, size), np.uint8)
+            mask[y0:y0 + side, x0:x0 + side] = masks.HOLE
+            return mask
+        return masks.preset_mask(case, jittered, (size, size), seed=seed)
+
+
+class PackDataset(FaceDataset):
+    """``FaceDataset`` over a face pack: the stored aligned crop replaces the photo, so a sample
+    costs a 128 px warp instead of decoding and warping a photo, and needs no loader processes."""
+
+    def __init__(self, pack, indices: np.ndarray, cfg: TrainConfig, *, train: bool) -> None:
+        from training.pack import Pack
+
+        records = [FaceRecord(str(pack.names[i]), pack.landmarks[i]) for i in indices]
+        super().__init__(records, cfg, train=train)
+        self.pack: Pack = pack
+        self.indices = np.asarray(indices)
+
+    def _source(self, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        i = self.indices[index]
+        scale = self.size / self.pack.resolution
+        base = np.array([[scale, 0, (scale - 1) / 2], [0, scale, (scale - 1) / 2]], np.float64)  # pixel centres stay put
+        return np.asarray(self.pack.crops[i]), self.pack.landmarks[i], base
 
 
 def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:

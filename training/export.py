@@ -21,17 +21,20 @@ from training.config import load_config
 from training.data import build_datasets, collate
 from training.io import atomic_write_text
 from training.methods import TrainMethod, load_methods
-from training.trainer import CHECKPOINT
+from training.trainer import BEST_CHECKPOINT, CHECKPOINT
 
 log = logging.getLogger(__name__)
 
 
-def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[TrainMethod, dict]:
-    """The run's method with its last checkpoint loaded, and the checkpoint's bookkeeping."""
+def load_run(run_dir: str | Path, device: str = "cpu", *, checkpoint: str = "best") -> tuple[TrainMethod, dict]:
+    """The run's method with a checkpoint loaded (``best``: the best held-out score when the run kept
+    one, else the last), and the checkpoint's bookkeeping."""
     import tomllib
 
     run = Path(run_dir)
     config_file, ckpt_file = run / "config.toml", run / CHECKPOINT
+    if checkpoint == "best" and (run / BEST_CHECKPOINT).is_file():
+        ckpt_file = run / BEST_CHECKPOINT
     if not config_file.is_file() or not ckpt_file.is_file():
         raise FaceInpaintError(f"{run} is not a training run (needs config.toml and {CHECKPOINT})")
     method_name = tomllib.loads(config_file.read_text(encoding="utf-8")).get("method", "")
@@ -47,8 +50,11 @@ def load_run(run_dir: str | Path, device: str = "cpu") -> tuple[TrainMethod, dic
     except Exception as err:
         raise FaceInpaintError(f"{ckpt_file}: cannot read the checkpoint ({err})") from None
     method.load_state_dict(state["model"])
+    method.setup_ema(cfg.ema_decay)
+    method.load_ema_state_dict(state.get("ema") or {})
     method.train(False)
-    return method, {"step": int(state["step"]), "wall_time_s": float(state.get("wall_time", 0.0))}
+    return method, {"step": int(state["step"]), "wall_time_s": float(state.get("wall_time", 0.0)),
+                    "checkpoint": ckpt_file.name}
 
 
 def validation_metrics(method: TrainMethod, limit: int) -> tuple[dict[str, float], int]:
@@ -58,20 +64,25 @@ def validation_metrics(method: TrainMethod, limit: int) -> tuple[dict[str, float
     if count == 0:
         return {}, 0
     sums: dict[str, float] = {}
+    val_set.keys = method.batch_keys
     for start in range(0, count, method.cfg.batch_size):
         batch = collate([val_set[i] for i in range(start, min(count, start + method.cfg.batch_size))])
-        with torch.no_grad():
+        with torch.no_grad(), method.ema_swapped():
             for key, values in method.validate(method.to_device(batch)).items():
                 sums[key] = sums.get(key, 0.0) + float(np.sum(values))
     return {k: v / count for k, v in sums.items()}, count
 
 
-def export_run(run_dir: str | Path, output: str | Path, *, fp16: bool = False, notes: str | Path | None = None) -> Path:
+def export_run(
+    run_dir: str | Path, output: str | Path, *, fp16: bool = False, notes: str | Path | None = None, overwrite: bool = False
+) -> Path:
     """Weights (+ model card, + manifest entry inside the weights folder); ``notes``: Markdown for the card."""
     from engine.paths import weights_dir
     from engine.weights import save_state_dict, sha256_file, update_manifest
 
     run, output = Path(run_dir), Path(output)
+    if output.exists() and not overwrite:
+        raise FaceInpaintError(f"{output} already exists: pass --overwrite to replace it")
     try:
         notes_text = Path(notes).read_text(encoding="utf-8").strip() if notes else ""
     except (OSError, UnicodeDecodeError) as err:
@@ -84,12 +95,17 @@ def export_run(run_dir: str | Path, output: str | Path, *, fp16: bool = False, n
     run_info = _read_json(run / "run.json")
     training = {
         "steps": progress["step"],
+        "checkpoint": progress["checkpoint"],
         "wall_time_s": round(progress["wall_time_s"], 1),
+        "images_seen": progress["step"] * method.cfg.batch_size * int(run_info.get("processes", 1)),
         "device": run_info.get("device", "unknown"),
-        "data": [str(Path(d)) for d in method.cfg.data],
+        "precision": run_info.get("precision", "fp32"),
+        "recipe": method.cfg.recipe,
+        "data": data_names(method.cfg),
         "data_counts": run_info.get("data", {}),
         "held_out_evaluated": evaluated,
     }
+    training["cumulative"] = cumulative(training, method.cfg.init)
     card_path = output.with_suffix(".md")
     metadata = {
         "method": method.name,
@@ -108,6 +124,42 @@ def export_run(run_dir: str | Path, output: str | Path, *, fp16: bool = False, n
         })
     log.info("wrote %s and %s", output, card_path)
     return output
+
+
+def data_names(cfg) -> list[str]:
+    """The training data by set and split (``utkface/train``), never a machine's absolute path."""
+    from training.pack import data_set_name, load_pack
+
+    if cfg.pack:
+        try:
+            return [f"{s['data']} (every {s['every']}. photo)" if s.get("every", 1) > 1 else s["data"]
+                    for s in load_pack(cfg.pack).info["sources"]]
+        except FaceInpaintError:
+            return ["a face pack"]
+    return [data_set_name(d) for d in cfg.data]
+
+
+def cumulative(training: dict, init: str) -> dict:
+    """Training totals over every run this one continues (``--init`` weights record their own)."""
+    previous: dict = {}
+    if init:
+        from engine.weights import load_state_dict
+
+        try:
+            _, metadata = load_state_dict(init)
+            record = json.loads(metadata.get("training", "{}"))
+            previous = record.get("cumulative") or {k: record.get(k, 0) for k in ("steps", "wall_time_s", "images_seen")}
+            previous.setdefault("devices", [record.get("device", "unknown")])
+        except (FaceInpaintError, ValueError, AttributeError):
+            previous = {}
+    devices = list(dict.fromkeys([*previous.get("devices", []), training["device"]]))
+    return {
+        "steps": int(previous.get("steps", 0) or 0) + training["steps"],
+        "wall_time_s": round(float(previous.get("wall_time_s", 0) or 0) + training["wall_time_s"], 1),
+        "images_seen": int(previous.get("images_seen", 0) or 0) + training["images_seen"],
+        "runs": int(previous.get("runs", 1) or 1) + 1 if init else 1,
+        "devices": devices,
+    }
 
 
 def _read_json(path: Path) -> dict:
@@ -132,9 +184,10 @@ Method: **{method.name}**, exported {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %
 {notes}
 ## Training
 
-- steps: {training['steps']}
-- wall time: {training['wall_time_s'] / 3600:.2f} h
-- device: {training['device']}
+- recipe: {training.get('recipe', 'paper')} (see the README's training section; `--recipe paper` is the paper's setting)
+- this run: {training['steps']} steps, {training.get('images_seen', '?')} images seen, {training['wall_time_s'] / 3600:.2f} h on {training['device']} ({training.get('precision', 'fp32')}), checkpoint `{training.get('checkpoint', 'last.pt')}`
+- all runs behind these weights: {training.get('cumulative', {}).get('wall_time_s', training['wall_time_s']) / 3600:.2f} h, {training.get('cumulative', {}).get('images_seen', '?')} images seen, {training.get('cumulative', {}).get('runs', 1)} run(s) on {', '.join(training.get('cumulative', {}).get('devices', [training['device']]))}
+- data: {', '.join(training.get('data', [])) or 'not recorded'}
 - training faces: {counts.get('train', '?')}; held-out faces: {counts.get('val', '?')}
 
 | data folder | photos | with a face | no face | unreadable |

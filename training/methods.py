@@ -44,11 +44,21 @@ class TrainMethod(abc.ABC):
     # Config fields important enough to get their own ``--flag`` on this method's command line
     # (field name -> help); every other field is reachable with ``--set KEY=VALUE``.
     cli_options: ClassVar[dict[str, str]] = {}
+    # Sample keys the method reads beyond image/mask/landmarks (labels cost time to draw); None = all.
+    batch_keys: ClassVar[frozenset[str] | None] = None
+    # Networks whose EMA is kept (and shipped) when ``ema_decay`` > 0.
+    ema_networks: ClassVar[tuple[str, ...]] = ("generator",)
+    # Config values of ``--recipe quality`` for this method, on top of ``training.recipe.QUALITY``.
+    quality_recipe: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str) -> None:
         self.cfg = cfg
         self.device = torch.device(device)
-        self.scaler: torch.amp.GradScaler | None = None  # set by the trainer when AMP is on
+        self.scaler: torch.amp.GradScaler | None = None  # set by the trainer for fp16 on CUDA
+        self.precision = "fp32"  # set by the trainer (training.recipe.resolve_precision)
+        self.channels_last = False
+        self.progress = 0.0  # fraction of the run's budget spent, set by the trainer before each step
+        self.ema: dict[str, Any] = {}
 
     # -- what a method provides ----------------------------------------------------------------
     @abc.abstractmethod
@@ -123,10 +133,89 @@ class TrainMethod(abc.ABC):
                 (unwrap(obj) if group == "networks" else obj).load_state_dict(saved[key])
 
     def autocast(self) -> contextlib.AbstractContextManager:
-        """Mixed precision on CUDA when the trainer turned it on; a no-op elsewhere."""
-        if self.scaler is not None and self.device.type == "cuda":
-            return torch.autocast("cuda", dtype=torch.float16)
-        return contextlib.nullcontext()
+        """The run's mixed precision (bf16 where supported, fp16 on older GPUs); a no-op in fp32."""
+        from training.recipe import autocast
+
+        return autocast(self.precision, self.device)
+
+    @property
+    def adversarial_weight(self) -> float:
+        """Multiplier of the adversarial/diversity terms: 0 until ``adversarial_start`` of the run."""
+        return self.cfg.adversarial_scale if self.progress >= self.cfg.adversarial_start else 0.0
+
+    # -- EMA and continuing from shipped weights ---------------------------------------------------
+    def setup_ema(self, decay: float) -> None:
+        from training.recipe import EMA
+
+        self.ema = {name: EMA(unwrap(getattr(self, name)), decay)
+                    for name in self.ema_networks if decay > 0 and hasattr(self, name)}
+
+    def update_ema(self) -> None:
+        for name, ema in self.ema.items():
+            ema.update(unwrap(getattr(self, name)))
+
+    def ema_state_dict(self) -> dict[str, Any]:
+        return {name: ema.state_dict() for name, ema in self.ema.items()}
+
+    def load_ema_state_dict(self, state: dict[str, Any]) -> None:
+        for name, ema in self.ema.items():
+            if name in state:
+                ema.load_state_dict(state[name])
+            else:  # a checkpoint from before EMA was on: start the average at the current weights
+                ema.shadow.load_state_dict(unwrap(getattr(self, name)).state_dict())
+
+    @contextlib.contextmanager
+    def ema_swapped(self):
+        """The EMA networks in place of the trained ones for the duration (samples, scores, export)."""
+        saved = {name: getattr(self, name) for name in self.ema}
+        for name, ema in self.ema.items():
+            setattr(self, name, ema.shadow)
+        self._after_swap()
+        try:
+            yield self
+        finally:
+            for name, net in saved.items():
+                setattr(self, name, net)
+            self._after_swap()
+
+    def _after_swap(self) -> None:
+        """Hook for methods that keep other references to a swapped network."""
+
+    def init_from(self, path: str) -> None:
+        """Continue from engine weights (an export of this method): the generator and its EMA.
+
+        The file's architecture must be this run's; discriminators start fresh.
+        """
+        from engine.errors import WeightsError
+        from engine.weights import load_state_dict
+        from training.config import ConfigError
+
+        tensors, metadata = load_state_dict(path)
+        _, architecture = self.export()
+        recorded = metadata.get("architecture")
+        if isinstance(recorded, str):
+            import json
+
+            recorded = json.loads(recorded)
+        if _normalise(recorded) != _normalise(architecture):
+            raise ConfigError(f"--init {path}: its architecture {recorded} is not this run's {architecture}; "
+                              "train from scratch or match the options")
+        try:
+            self.load_export(tensors)
+        except RuntimeError as err:
+            raise WeightsError(f"--init {path}: the tensors do not fit ({err})") from None
+        for name, ema in self.ema.items():
+            ema.shadow.load_state_dict(unwrap(getattr(self, name)).state_dict())
+
+    def load_export(self, tensors: dict[str, Tensor]) -> None:
+        """The inverse of ``export``'s tensors (default: the generator's state)."""
+        unwrap(self.generator).load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+
+    def shipped_state(self, name: str = "generator") -> dict[str, Tensor]:
+        """The state that ships: the EMA copy when there is one, else the trained network."""
+        if name in self.ema:
+            return dict(self.ema[name].state_dict())
+        return dict(unwrap(getattr(self, name)).state_dict())
 
     def backward_step(self, loss: Tensor, optimizer: torch.optim.Optimizer) -> None:
         """Zero grads, backpropagate ``loss`` and step ``optimizer`` (through the AMP scaler if any)."""
@@ -143,7 +232,17 @@ class TrainMethod(abc.ABC):
             net.train(mode)
 
     def to_device(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
-        return {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        moved = {k: v.to(self.device, non_blocking=True) for k, v in batch.items()}
+        if self.channels_last:
+            moved = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in moved.items()}
+        return moved
+
+
+def _normalise(architecture: Any) -> Any:
+    """JSON round trip: tuples and lists compare equal, as they do once stored."""
+    import json
+
+    return json.loads(json.dumps(architecture)) if architecture is not None else None
 
 
 def adam(params, cfg: TrainConfig, lr: float | None = None) -> torch.optim.Adam:

@@ -28,6 +28,7 @@ from engine.device import select_device
 from engine.errors import FaceInpaintError
 from training.config import TrainConfig, save_config
 from training.data import ResumableSampler, build_datasets, collate
+from training.recipe import linear_lr, resolve_precision
 from training.io import atomic_save_png, atomic_write, atomic_write_text
 from training.methods import TrainMethod
 from training.visual import sample_grid
@@ -35,6 +36,9 @@ from training.visual import sample_grid
 log = logging.getLogger(__name__)
 
 CHECKPOINT = Path("checkpoints") / "last.pt"
+BEST_CHECKPOINT = Path("checkpoints") / "best.pt"  # the best held-out score so far (``val_every`` > 0)
+UNBOUNDED_STEPS = 10**12  # a run limited by ``minutes`` alone
+VAL_SCORE_IMAGES = 64  # held-out crops scored every ``val_every`` steps
 
 
 class TrainingDiverged(FaceInpaintError):
@@ -135,21 +139,33 @@ class Trainer:
                 f"fewer than one batch of {cfg.batch_size} x {self.world} process(es)"
             )
 
+        for dataset in (train_set, val_set):
+            dataset.keys = self.method_cls.batch_keys
         method = self.method_cls(cfg, device)
+        method.precision = resolve_precision(cfg.precision if cfg.amp else "fp32", device)
         method.build()
-        use_amp = cfg.amp and device.type == "cuda"
-        if use_amp:
+        if method.precision == "fp16":
             method.scaler = torch.amp.GradScaler("cuda")
+        if cfg.channels_last:
+            method.channels_last = True
+            for net in method.networks().values():
+                net.to(memory_format=torch.channels_last)
+        method.setup_ema(cfg.ema_decay)
+        log.info("%s on %s, %s%s", method.name, device, method.precision, ", channels_last" if cfg.channels_last else "")
 
         sampler = ResumableSampler(len(train_set), cfg.seed, num_replicas=self.world, rank=self.rank)
         steps_per_epoch = len(sampler) // cfg.batch_size
-        total_steps = cfg.steps or cfg.epochs * steps_per_epoch
+        total_steps = cfg.steps or (UNBOUNDED_STEPS if cfg.minutes > 0 else cfg.epochs * steps_per_epoch)
+        budget_s = cfg.minutes * 60.0
         step, wall_before = 0, 0.0
         if self.resume and ckpt_path.exists():
             step, wall_before = self._load_checkpoint(ckpt_path, method, sampler, device)
             log.info("resumed %s at step %d", self.out, step)
         elif self.resume:
             log.warning("--resume: no checkpoint in %s yet, starting from step 0", self.out)
+        if cfg.init and step == 0:
+            method.init_from(cfg.init)
+            log.info("continuing from the weights %s", cfg.init)
 
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
@@ -158,9 +174,12 @@ class Trainer:
             method.wrap_ddp(lambda net: DDP(net, device_ids=ids))
 
         val_batch = collate([val_set[i] for i in range(min(cfg.val_samples, len(val_set)))]) if len(val_set) else None
+        score_batches = self._score_batches(val_set) if cfg.val_every > 0 and self.is_main else []
+        best = self._best_score()
         writer = _MetricsWriter(self.out) if self.is_main else None
         previous_handlers = self._install_signal_handlers()
         progress = _progress(self.is_main, total_steps, step)
+        train_set.size = cfg.low_resolution or cfg.resolution
         start, images_seen = time.monotonic(), 0
         stopping = False
         try:
@@ -174,7 +193,17 @@ class Trainer:
                 )
                 for batch in loader:
                     batch = method.to_device(batch)
+                    elapsed_total = wall_before + time.monotonic() - start
+                    method.progress = min(1.0, max(step / total_steps if cfg.steps else 0.0,
+                                                   elapsed_total / budget_s if budget_s else 0.0,
+                                                   step / total_steps if not budget_s else 0.0))
+                    if cfg.lr_schedule == "linear":
+                        linear_lr(method.optimizers().values(), method.progress)
+                    # Progressive resolution: the next batches are drawn at the size this point of the run uses.
+                    train_set.size = (cfg.low_resolution if cfg.low_resolution and method.progress < cfg.low_resolution_until
+                                      else cfg.resolution)
                     losses = method.train_step(batch, step)
+                    method.update_ema()
                     bad = [k for k, v in losses.items() if not math.isfinite(v)]
                     stopping, diverged = self._agree(self._stop_signal is not None, bool(bad), device)
                     if diverged:
@@ -200,6 +229,10 @@ class Trainer:
                             self._save_samples(method, val_batch, step)
                     if step % cfg.checkpoint_every == 0:
                         self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + elapsed)
+                    if budget_s and wall_before + time.monotonic() - start >= budget_s:
+                        total_steps = step  # the time budget is spent: this run is complete
+                    if score_batches and (step % cfg.val_every == 0 or step >= total_steps):
+                        best = self._keep_if_best(method, sampler, score_batches, step, wall_before + elapsed, best)
                     if step >= total_steps or stopping:
                         break
                 else:
@@ -228,6 +261,7 @@ class Trainer:
             "wall_time": wall,
             "method": method.name,
             "model": method.state_dict(),
+            "ema": method.ema_state_dict(),
             "scaler": method.scaler.state_dict() if method.scaler is not None else None,
             "sampler": sampler.state_dict(),
             "rng": _rng_state(),
@@ -242,16 +276,48 @@ class Trainer:
         if state.get("method") != method.name:
             raise FaceInpaintError(f"{path} is a {state.get('method')!r} run, not {method.name!r}")
         method.load_state_dict(state["model"])
+        method.load_ema_state_dict(state.get("ema") or {})
         if method.scaler is not None and state.get("scaler"):
             method.scaler.load_state_dict(state["scaler"])
         sampler.load_state_dict(state["sampler"])
         _set_rng_state(state["rng"], self.rank)
         return int(state["step"]), float(state.get("wall_time", 0.0))
 
+    # -- held-out selection --------------------------------------------------------------------------
+    def _score_batches(self, val_set) -> list[dict]:
+        """Fixed held-out crops (never trained on) with fixed masks: the same every time they are scored."""
+        count = min(VAL_SCORE_IMAGES, len(val_set))
+        size = self.cfg.batch_size
+        return [collate([val_set[i] for i in range(a, min(count, a + size))]) for a in range(0, count, size)]
+
+    def _best_score(self) -> float:
+        path = self.out / "best.json"
+        try:
+            return float(json.loads(path.read_text(encoding="utf-8"))["psnr"]) if self.resume else -math.inf
+        except (OSError, ValueError, KeyError, TypeError):
+            return -math.inf
+
+    def _keep_if_best(self, method: TrainMethod, sampler, batches, step: int, wall: float, best: float) -> float:
+        """Score the shipped copy (EMA) on the held-out crops; a better score replaces best.pt."""
+        scores: dict[str, list[float]] = {}
+        method.train(False)
+        with torch.no_grad(), method.unwrapped(), method.ema_swapped():
+            for batch in batches:
+                for key, values in method.validate(method.to_device(batch)).items():
+                    scores.setdefault(key, []).extend(values)
+        method.train(True)
+        means = {k: float(np.mean(v)) for k, v in scores.items()}
+        log.info("step %d held-out: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+        if means.get("psnr", -math.inf) > best:
+            self._save_checkpoint(self.out / BEST_CHECKPOINT, method, sampler, step, wall)
+            atomic_write_text(self.out / "best.json", json.dumps({"step": step, **means}, indent=2))
+            return means["psnr"]
+        return best
+
     # -- outputs -----------------------------------------------------------------------------------
     def _save_samples(self, method: TrainMethod, batch, step: int) -> None:
         method.train(False)
-        with torch.no_grad(), method.unwrapped():
+        with torch.no_grad(), method.unwrapped(), method.ema_swapped():
             outputs = method.sample(method.to_device(batch))
         method.train(True)
         grid = sample_grid(batch, {k: v.detach().float().cpu() for k, v in outputs.items()})
@@ -265,6 +331,8 @@ class Trainer:
             "device": str(device) + (f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""),
             "processes": self.world,
             "images_per_second": round(rate, 2),
+            "images_seen": step * self.cfg.batch_size * self.world,
+            "precision": resolve_precision(self.cfg.precision if self.cfg.amp else "fp32", device),
             "data": report.as_dict(),
         }
         atomic_write_text(self.out / "run.json", json.dumps(info, indent=2))
@@ -311,7 +379,8 @@ def _set_rng_state(state: dict[str, Any], rank: int) -> None:
 def _progress(enabled: bool, total: int, initial: int):
     from tqdm import tqdm
 
-    return tqdm(total=total, initial=initial, disable=not enabled, unit="step", dynamic_ncols=True)
+    return tqdm(total=None if total >= UNBOUNDED_STEPS else total, initial=initial, disable=not enabled, unit="step",
+                dynamic_ncols=True, mininterval=10.0)
 
 
 class _MetricsWriter:

@@ -1,8 +1,12 @@
-"""collaGAN (seed 000): one U-Net completes the face and predicts its parsing and landmark heatmaps.
+"""collaGAN (Liao et al. 2018): one U-Net completes the face and predicts its parsing and landmark heatmaps.
 
 The generator's output channels are stacked per task (3.1, 3.4): 3 image channels, then K = 8
 parsing channels (``engine.face.labels.PARSING_CLASSES``), then L = 5 landmark heatmaps, all
 through tanh. The input is the masked crop (hole filled with noise, 4.1) plus the mask channel.
+
+``generator = "residual-unet"`` is the quality recipe's form (``engine.models.residual_unet``):
+the hole prefilled by Telea, a GroupNorm U-Net whose zero-initialised image head adds a residual
+to the prefill, and the parsing and heatmap tasks as further head channels.
 """
 
 from __future__ import annotations
@@ -14,9 +18,11 @@ from torch import Tensor, nn
 
 from engine.inpainter import CropCompletion, ModelInfo, register
 from engine.models.face_analysis import NUM_PARSING_CLASSES
+from engine.models.residual_unet import PREFILLS, ResidualUNet, prefill
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 TASKS = ("i", "s", "d")  # inpainting, segmentation (parsing), (landmark) detection
+GENERATORS = ("pix2pix", "residual-unet")  # the paper's U-Net (3.4), the quality recipe's
 NUM_HEATMAPS = 5  # CelebA's five landmarks (4.1)
 
 
@@ -25,8 +31,13 @@ class CollaGANArchitecture:
     resolution: int = 128
     width: int = 64
     tasks: tuple[str, ...] = TASKS
+    generator: str = "pix2pix"
+    prefill: str = "noise"  # what the hole holds at the input (4.1: noise)
 
     def __post_init__(self) -> None:
+        if self.generator not in GENERATORS or self.prefill not in PREFILLS:
+            raise ValueError(f"collaGAN generator must be one of {GENERATORS} and prefill one of {PREFILLS}, "
+                             f"got {self.generator!r} / {self.prefill!r}")
         if "i" not in self.tasks or set(self.tasks) - set(TASKS):
             raise ValueError(f"collaGAN tasks must include 'i' and be among {TASKS}, got {self.tasks}")
         if self.resolution < 16 or self.resolution & (self.resolution - 1):
@@ -89,6 +100,26 @@ class CollaGANGenerator(nn.Module):
         return self.head(y)
 
 
+class CollaGANResidualGenerator(nn.Module):
+    """The quality recipe's generator: (prefilled crop, mask) -> prefill + residual, then the task maps."""
+
+    def __init__(self, arch: CollaGANArchitecture) -> None:
+        super().__init__()
+        self.arch = arch
+        depth = min(6, arch.resolution.bit_length() - 3)  # down to 4 x 4
+        self.unet = ResidualUNet(4, sum(arch.task_channels.values()), arch.width, depth)
+
+    def forward(self, prefilled: Tensor, mask: Tensor) -> Tensor:
+        raw = self.unet(torch.cat([prefilled, mask], dim=1))
+        image = (prefilled + raw[:, :3].to(prefilled.dtype)).clamp(-1, 1)
+        return torch.cat([image, torch.tanh(raw[:, 3:]).to(image.dtype)], dim=1)
+
+
+def build_generator(arch: CollaGANArchitecture) -> nn.Module:
+    """The generator an architecture record describes."""
+    return CollaGANResidualGenerator(arch) if arch.generator == "residual-unet" else CollaGANGenerator(arch)
+
+
 def fill_hole(image: Tensor, mask: Tensor, noise: Tensor | None) -> Tensor:
     """4.1: the hole holds uniform noise in [-1, 1] (block and noise masks) or zeros (``noise=None``)."""
     filler = torch.zeros_like(image) if noise is None else noise
@@ -107,7 +138,7 @@ class CollaGANInpaint(TorchInpaintModel):
         description="Completes the face while predicting its parsing map and landmark heatmaps.",
     )
 
-    network_cls = CollaGANGenerator
+    network_cls = staticmethod(build_generator)
     architecture_cls = CollaGANArchitecture
 
     @torch.no_grad()
@@ -117,8 +148,7 @@ class CollaGANInpaint(TorchInpaintModel):
         results = []
         for seed in seeds:
             generator = torch.Generator().manual_seed(seed)
-            noise = (torch.rand(image.shape, generator=generator) * 2 - 1).to(device)
-            output = network_to_crop(self.net(fill_hole(image, hole, noise), hole), crop.shape[:2])
+            output = network_to_crop(self.net(prefill(image, hole, self.arch.prefill, generator), hole), crop.shape[:2])
             tasks = split_tasks(output, self.arch)
             extras = {}
             if "s" in tasks:

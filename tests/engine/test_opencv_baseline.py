@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from engine.inpainter import create_model
-from engine.models.opencv_baseline import MAX_RADIUS, MIN_RADIUS, WORK_HALF_THICKNESS, radius_for_hole
+from engine.prefill import MAX_RADIUS, MIN_RADIUS, WORK_HALF_THICKNESS, radius_for_hole
 
 
 def disc(shape: tuple[int, int], centre: tuple[int, int], radius: int) -> np.ndarray:
@@ -37,12 +37,12 @@ def test_flat_colour_is_continued_into_the_hole(name):
 
 @pytest.mark.parametrize("name", ["telea", "navier-stokes"])
 def test_thick_holes_are_filled_at_reduced_scale_close_to_full_resolution(name, sample_photo, monkeypatch):
-    from engine.models import opencv_baseline
+    from engine import prefill
 
     mask = disc(sample_photo.shape[:2], (256, 200), 3 * WORK_HALF_THICKNESS)
     model = create_model(name)
     [reduced] = model.complete(sample_photo, mask, seed=0)
-    monkeypatch.setattr(opencv_baseline, "WORK_HALF_THICKNESS", 10_000)  # force the full-resolution fill
+    monkeypatch.setattr(prefill, "WORK_HALF_THICKNESS", 10_000)  # force the full-resolution fill
     [full] = model.complete(sample_photo, mask, seed=0)
     hole = mask > 0
     assert np.array_equal(reduced.image[~hole], sample_photo[~hole])

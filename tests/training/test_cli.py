@@ -12,7 +12,7 @@ from training.cli import main
 def common(face_folder, landmark_cache):
     return ["--data", str(face_folder), "--batch-size", "2", "--resolution", "64", "--width", "8",
             "--num-workers", "0", "--device", "cpu", "--set", f"cache_dir={landmark_cache}",
-            "--set", "val_fraction=0.3", "--set", "val_eval_images=2"]
+            "--set", "val_fraction=0.3", "--set", "val_eval_images=2", "--set", "val_every=0"]
 
 
 @pytest.mark.parametrize("method, extra", [("collagan", []), ("gfc", ["--set", "bottleneck=32", "--set", "stage1_steps=1",

@@ -167,13 +167,18 @@ def test_channel_masks_come_with_their_boxes(tiny_config):
     assert s["mask"].shape == (3, 64, 64) and (s["mask_boxes"] > 0).any()
 
 
-def test_unknown_mask_kind_and_missing_mask_folder_are_errors(tiny_config):
+def test_unknown_mask_kind_is_an_error(tiny_config):
     from engine.errors import FaceInpaintError
 
     with pytest.raises(FaceInpaintError, match="unknown"):
         FaceDataset([], tiny_config(TrainConfig, mask_mix={"squares": 1.0}), train=True)
-    with pytest.raises(FaceInpaintError, match="--masks"):
-        FaceDataset([], tiny_config(TrainConfig, mask_mix={"irregular": 1.0}), train=True)
+
+
+def test_irregular_masks_without_a_folder_fall_back_to_strokes(tiny_config, caplog):
+    """A new user has no masks folder: generated free-form strokes stand in, with a warning."""
+    dataset = FaceDataset([], tiny_config(TrainConfig, mask_mix={"irregular": 1.0, "block": 1.0}), train=True)
+    assert dict(zip(dataset.mask_kinds, dataset.mask_weights)) == {"strokes": 0.5, "block": 0.5}
+    assert "free-form strokes" in caplog.text
 
 
 def test_sampler_resumes_the_exact_order():

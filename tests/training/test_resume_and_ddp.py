@@ -17,7 +17,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def recorder_args(face_folder, cache, out, log, steps, delay=0.0):
-    return ["order-recorder", "--data", str(face_folder), "--out", str(out), "--steps", str(steps),
+    return ["order-recorder", "--recipe", "paper", "--data", str(face_folder), "--out", str(out), "--steps", str(steps),
             "--batch-size", "2", "--num-workers", "0", "--device", "cpu", "--set", f"cache_dir={cache!s}",
             "--set", f"log_file={log!s}", "--set", f"step_delay={delay}", "--set", "checkpoint_every=1",
             "--set", "val_fraction=0.3", "--seed", "11"]

@@ -1,0 +1,112 @@
+"""``faceinpaint-train all``: every learned method in turn within one wall-clock budget.
+
+The budget is split by ``BUDGET_SHARES`` (renormalised over the methods trained); each method runs
+the quality recipe in ``OUT/METHOD`` (an interrupted ``all`` resumes each run where it stopped)
+and is exported to ``OUT/weights/METHOD.safetensors`` (fp16, model card beside it). With
+``--init shipped`` each continues from the shipped weights when their architecture is the
+recipe's, else it starts fresh and says so. ``OUT/all.json`` logs images/s and images seen per
+method. Shipping stays a separate, gated step (``faceinpaint-train ship``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import atomic_write_text
+from engine.errors import WeightsError
+from training.config import ConfigError, load_config
+
+log = logging.getLogger(__name__)
+
+# Training order: the face-analysis network first (others read it), collaGAN before PD-GAN (its prior).
+ORDER = ("face-analysis", "collagan", "gfc", "mde", "pdgan", "dcgan")
+BUDGET_SHARES = {"face-analysis": 0.10, "collagan": 0.24, "gfc": 0.17, "mde": 0.17, "pdgan": 0.17, "dcgan": 0.15}
+
+
+def shipped_weights(method: str) -> Path:
+    from engine.paths import weights_dir
+
+    return weights_dir() / f"{method}.safetensors"
+
+
+def plan(methods: list[str] | None, minutes: float, *, include_face_analysis: bool) -> dict[str, float]:
+    """Minutes per method, in training order."""
+    chosen = [m for m in ORDER if (m in methods if methods else (m != "face-analysis" or include_face_analysis))]
+    unknown = sorted(set(methods or []) - set(ORDER))
+    if unknown:
+        raise ConfigError(f"unknown method(s) {', '.join(unknown)}; choose from {', '.join(ORDER)}")
+    if minutes <= 0:
+        raise ConfigError(f"--minutes must be positive, got {minutes}")
+    total = sum(BUDGET_SHARES[m] for m in chosen)
+    return {m: minutes * BUDGET_SHARES[m] / total for m in chosen}
+
+
+def train_all(
+    out: str | Path,
+    minutes: float,
+    *,
+    init: str | None = None,
+    methods: list[str] | None = None,
+    overrides: dict[str, Any] | None = None,
+    config_file: str | None = None,
+) -> dict[str, Any]:
+    """Train each planned method for its share of ``minutes``; returns (and writes) the log."""
+    from training.export import export_run
+    from training.methods import load_methods
+    from training.recipe import recipe_config
+    from training.trainer import CHECKPOINT, run_training
+
+    registry = load_methods()
+    out = Path(out)
+    budget = plan(methods, minutes, include_face_analysis=not shipped_weights("face-analysis").is_file())
+    log.info("training %s", ", ".join(f"{m} {b:.1f} min" for m, b in budget.items()))
+    record: dict[str, Any] = {"minutes": minutes, "methods": {}}
+    log_path = out / "all.json"
+    for index, (name, share) in enumerate(budget.items(), 1):
+        method_cls = registry[name]
+        run_dir = out / name
+        resume = (run_dir / CHECKPOINT).is_file()
+        values = {**(overrides or {}), "out": str(run_dir), "minutes": share}
+        init_path = str(shipped_weights(name)) if init == "shipped" else init
+        if init_path and Path(init_path).is_file() and not resume:
+            values["init"] = init_path
+        base = load_config(method_cls.config_cls, run_dir / "config.toml") if resume else recipe_config(method_cls, "quality")
+        cfg = load_config(method_cls.config_cls, config_file, {k: v for k, v in values.items()
+                                                                  if k in {f.name for f in dataclasses.fields(base)}}, base=base)
+        log.info("[%d/%d] %s: %.1f min%s", index, len(budget), name, share,
+                 f", continuing from {cfg.init}" if cfg.init else (" (resumed)" if resume else " from scratch"))
+        started = time.monotonic()
+        try:
+            outcome = run_training(method_cls, cfg, resume=resume)
+        except (ConfigError, WeightsError) as err:
+            if not cfg.init:
+                raise
+            log.warning("%s: cannot continue from %s (%s); training from scratch", name, cfg.init, err)
+            outcome = run_training(method_cls, dataclasses.replace(cfg, init=""), resume=False)
+        weights = out / "weights" / f"{name}.safetensors"
+        weights.parent.mkdir(parents=True, exist_ok=True)
+        export_run(run_dir, weights, fp16=True, overwrite=True)
+        info = _read_json(run_dir / "run.json")
+        record["methods"][name] = {
+            "minutes": round((time.monotonic() - started) / 60, 2), "steps": outcome.step,
+            "images_per_second": round(outcome.images_per_second, 2), "images_seen": info.get("images_seen"),
+            "device": info.get("device"), "precision": info.get("precision"), "weights": str(weights.relative_to(out)),
+            "finished": outcome.finished,
+        }
+        atomic_write_text(log_path, json.dumps(record, indent=2))
+        if not outcome.finished:
+            raise KeyboardInterrupt  # a signal stopped the run: the rest waits for the next ``all``
+    return record
+
+
+def _read_json(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
