@@ -464,13 +464,14 @@ class MainWindow(QMainWindow):
         a["run"].setEnabled(has_photo and not busy and self.model_panel.current_ready())
         a["compare_models"].setEnabled(has_photo and not busy)
         a["cancel"].setEnabled(True)  # Esc also drops a half-drawn polygon
+        self.results.set_busy(busy)
         a["apply"].setEnabled(self._previewed is not None)
+        self.results.apply_button.setEnabled(self._previewed is not None)  # already in the photo: nothing to do
         a["save_sheet"].setEnabled(bool(self.compare_grid.model_tiles()))
         self.preset_menu.setEnabled(has_photo)
         has_face = self.document.face is not None
         for name, action in self._preset_actions.items():
             action.setEnabled(has_face or not masks.PRESETS[name].needs_landmarks)
-        self.results.set_busy(busy)
 
     def show_error(self, title: str, message: str) -> None:
         """A readable, non-blocking message; the photo and the mask are left as they were."""

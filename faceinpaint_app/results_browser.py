@@ -218,11 +218,11 @@ class ResultsBrowser(QWidget):
             item.setSizeHint(self.strip.gridSize())
             self.strip.addItem(item)
         self.strip.blockSignals(False)
+        self._update_buttons()
         if group:
             self.strip.setCurrentRow(min(select, len(group.entries) - 1))  # previews it
         else:
             self.preview_requested.emit(None)
-        self._update_buttons()
 
     def show_live(self, preview: np.ndarray | None) -> None:
         """An iterative model's work in progress (its crop); None hides it."""
@@ -266,8 +266,8 @@ class ResultsBrowser(QWidget):
         entry = item.data(ENTRY_ROLE) if item is not None else None
         if entry is not None:
             self._show_seed(entry)
-        self.preview_requested.emit(entry)
         self._update_buttons()
+        self.preview_requested.emit(entry)  # last: the window then says whether Apply has anything to do
 
     def _show_seed(self, entry: ResultEntry) -> None:
         if entry.result.seed is not None:

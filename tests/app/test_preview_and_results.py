@@ -69,7 +69,9 @@ def test_applying_the_same_completion_twice_adds_one_history_entry(loaded_window
     run(win, qtbot, ["telea"])
     entry = win.results.current()
     count = win.undo_stack.count()
+    assert win.results.apply_button.isEnabled()
     win.apply_entry(entry)
+    assert not win.results.apply_button.isEnabled(), "nothing left to apply"
     win.apply_entry(entry)
     win.results.apply_button.click()
     assert win.undo_stack.count() == count + 1
