@@ -85,6 +85,15 @@ def cleared_mask(mask: np.ndarray, hole: np.ndarray) -> np.ndarray:
     A soft brush leaves values below 128 outside the hole: they count as kept pixels, but would
     stay on screen as a thin outline of the completed area.
     """
-    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * CLEAN_RIM_PX + 1, 2 * CLEAN_RIM_PX + 1))
-    near = cv2.dilate(hole.astype(np.uint8), kernel) > 0
-    return np.where(hole | (near & (mask <= 127)), 0, mask).astype(np.uint8)
+    cleared = np.where(hole, 0, mask).astype(np.uint8)
+    rect = changed_rect(np.zeros_like(hole), hole)
+    if rect is None:
+        return cleared
+    pad = CLEAN_RIM_PX  # dilate only around the hole: a 24 MP photo costs what its hole does
+    y0, x0 = max(0, rect.top() - pad), max(0, rect.left() - pad)
+    y1, x1 = min(hole.shape[0], rect.bottom() + 1 + pad), min(hole.shape[1], rect.right() + 1 + pad)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad + 1, 2 * pad + 1))
+    near = cv2.dilate(hole[y0:y1, x0:x1].astype(np.uint8), kernel) > 0
+    window = cleared[y0:y1, x0:x1]
+    window[near & (window <= 127)] = 0
+    return cleared

@@ -65,3 +65,19 @@ def test_the_face_tool_says_what_it_picked_or_missed(loaded_window, mouse):
     mouse.click(win.canvas, 2, 2)
     assert "No face there" in win.statusBar().currentMessage()
     assert np.array_equal(win.document.mask, np.zeros_like(win.document.mask))
+
+
+def test_cleared_mask_drops_the_rim_near_the_hole_and_keeps_other_strokes():
+    from faceinpaint_app.commands import CLEAN_RIM_PX, cleared_mask
+
+    mask = np.zeros((300, 400), np.uint8)
+    mask[100:150, 100:200] = 255
+    mask[95:100, 100:200] = 60  # a soft edge just above the hole
+    mask[250:260, 300:380] = 255  # another stroke, far away, with its own soft edge
+    mask[248:250, 300:380] = 60
+    hole = np.zeros_like(mask, dtype=bool)
+    hole[100:150, 100:200] = True  # the run completed the first stroke only
+    cleared = cleared_mask(mask, hole)
+    assert not cleared[90:160, 90:210].any()
+    assert np.array_equal(cleared[240:270, 290:390], mask[240:270, 290:390]), "the other stroke is untouched"
+    assert 250 - 150 > CLEAN_RIM_PX

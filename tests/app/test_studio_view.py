@@ -128,3 +128,19 @@ def test_brush_size_follows_the_face_and_resizes_with_a_modifier_drag(loaded_win
     assert canvas.tool.size == pytest.approx(start + 60 / canvas.zoom, rel=0.05)
     assert win.brush_size.value() == round(100 * canvas.tool.size / eye_gap)
     assert not win.document.mask.any() and win.undo_stack.count() == 0, "resizing paints nothing"
+
+
+def test_pinch_zooms_around_the_fingers(loaded_window):
+    from PySide6.QtGui import QNativeGestureEvent, QPointingDevice
+
+    canvas = loaded_window.canvas
+    canvas.zoom_by(3, QPointF(canvas.viewport().rect().center()))
+    fingers = QPointF(canvas.viewport().width() * 0.7, canvas.viewport().height() * 0.4)
+    before, zoom = scene_at(canvas, fingers), canvas.zoom
+    event = QNativeGestureEvent(Qt.NativeGestureType.ZoomNativeGesture, QPointingDevice.primaryPointingDevice(), 2,
+                                fingers, fingers, QPointF(canvas.viewport().mapToGlobal(fingers.toPoint())), 0.5,
+                                QPointF(), 0)
+    QApplication.sendEvent(canvas.viewport(), event)
+    assert canvas.zoom == pytest.approx(1.5 * zoom)
+    after = canvas.viewportTransform().map(before)
+    assert abs(after.x() - fingers.x()) <= 2 and abs(after.y() - fingers.y()) <= 2
