@@ -2,7 +2,7 @@
 
 ``settings_schema(name)`` is the one adapter to the engine: it reads the fields of the model's
 settings dataclass and their metadata (``label``, ``min``, ``max``, ``step``, ``help``; all
-optional). ``SettingsForm`` turns a schema into spin boxes and check boxes, and remembers what
+optional; ``tunable=False`` hides a field). ``SettingsForm`` turns a schema into spin boxes and check boxes, and remembers what
 the user typed per model, so selecting a model again keeps its values.
 """
 
@@ -39,12 +39,13 @@ def schema_of(settings_cls: type) -> list[SettingField]:
     fields = []
     for spec in dataclasses.fields(settings_cls):
         kind = {"int": int, "float": float, "bool": bool}.get(getattr(spec.type, "__name__", spec.type))
-        if kind is None or spec.name.startswith("_") or spec.default is dataclasses.MISSING:
-            continue
         meta = spec.metadata
+        hidden = spec.name.startswith("_") or meta.get("tunable", True) is False  # expert knobs stay out
+        if kind is None or hidden or spec.default is dataclasses.MISSING:
+            continue
         fields.append(SettingField(
             name=spec.name, kind=kind, default=spec.default,
-            label=meta.get("label", spec.name.replace("_", " ").capitalize()),
+            label=meta.get("label", spec.name.replace("_", " ").capitalize()).rstrip(":"),
             minimum=meta.get("min"), maximum=meta.get("max"), step=meta.get("step"), help=meta.get("help", ""),
         ))
     return fields

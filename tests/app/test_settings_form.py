@@ -15,7 +15,8 @@ class ToySettings:
                                               "help": "How many refinement steps"})
     strength: float = field(default=0.25, metadata={"min": 0.0, "max": 1.0})
     blend: bool = True
-    name: str = "not a number"  # not tunable: no widget
+    name: str = "not a number"  # not a number: no widget
+    expert: float = field(default=0.5, metadata={"label": "Expert:", "tunable": False})  # hidden
 
 
 def test_schema_reads_labels_ranges_and_help_from_field_metadata():
