@@ -28,7 +28,7 @@ from skimage.metrics import peak_signal_noise_ratio
 
 from engine.face import align_face, detect_faces
 from engine.imageio import read_image
-from engine.inpainter import create_model
+from engine.models import create_model
 from engine.models.dcgan import DCGANArchitecture, DCGANNet, LatentSearch, SearchSettings
 from engine.models.torch_base import image_to_tensor, tensor_to_image
 from engine.paths import sample_photo

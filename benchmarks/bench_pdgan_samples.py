@@ -3,7 +3,7 @@
     python benchmarks/bench_pdgan_samples.py [--resolution 256] [--width 64] [--device auto]
                                              [--repeats 3] [--json bench.json]
 
-Times ``PDGANInpainter.complete`` (prior once, generator batched over the samples) on the bundled
+Times ``PDGANInpainter.inpaint_crop`` (prior once, generator batched over the samples) on the bundled
 sample photo with a mouth-and-chin hole, for 1, 2, 4 and 8 samples. The network is randomly
 initialised with the given architecture: the cost does not depend on the weights' values.
 """
@@ -24,7 +24,7 @@ import numpy as np
 import torch
 
 from engine.imageio import read_image
-from engine.inpainter import create_model
+from engine.models import create_model
 from engine.models.pdgan import PDGANArchitecture, PDGANNet
 from engine.paths import sample_photo
 from engine.weights import save_state_dict
@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     mask[int(0.6 * s) : int(0.95 * s), int(0.25 * s) : int(0.75 * s)] = 255
 
     def run(samples: int) -> None:
-        model.complete(crop, mask, samples=samples, seed=0)
+        model.inpaint_crop(crop, mask, samples=samples, seed=0)
         if model.device.startswith("cuda"):
             torch.cuda.synchronize()
 

@@ -22,8 +22,8 @@ import numpy as np
 
 from engine.face import align_face, detect_faces, paste_back
 from engine.imageio import read_image
-from engine.inpainter import create_model
 from engine.masks import preset_mask
+from engine.models import create_model
 from engine.paths import sample_photo
 
 SIZES = {"1 MP": 1_000_000, "12 MP": 12_000_000}

@@ -20,8 +20,8 @@ import numpy as np
 from engine.errors import FaceInpaintError
 from engine.face import detect_faces
 from engine.imageio import read_image, save_image
-from engine.inpainter import create_model, get_model_class, list_models
 from engine.masks import preset_mask
+from engine.models import create_model, get_model_class, list_models
 from engine.paths import sample_photo
 
 CELL = 160

@@ -1,14 +1,49 @@
 """Atomic file writes: a temporary file beside the target, fsynced, then ``os.replace``d over it,
-so a crash, a cancelled run or a full disk never leaves half a file behind."""
+so a crash, a cancelled run or a full disk never leaves half a file behind.
+
+While a write is under way SIGTERM is treated like Ctrl-C (``Terminated``, a ``KeyboardInterrupt``)
+so the temporary file is removed as for SIGINT; only ``kill -9`` can still leave one behind.
+"""
 
 from __future__ import annotations
 
 import os
 import secrets
+import signal
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM arrived during an atomic write; handled wherever Ctrl-C is."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """Make SIGTERM raise ``Terminated`` for the block, where it would otherwise kill the process
+    before any cleanup. Only the main thread can, and a handler the program set is left alone."""
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
+        yield
+        return
+    try:
+        previous = signal.getsignal(signal.SIGTERM)
+    except (ValueError, OSError):
+        previous = None
+    if previous is not signal.SIG_DFL:
+        yield
+        return
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 @contextmanager
@@ -21,15 +56,16 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
-    os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
-    try:
-        yield temp
-        with open(temp, "rb+") as handle:  # whoever wrote it may not have synced it
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
+    with _sigterm_as_interrupt():
+        os.close(os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666))
+        try:
+            yield temp
+            with open(temp, "rb+") as handle:  # whoever wrote it may not have synced it
+                os.fsync(handle.fileno())
+            os.replace(temp, path)
+        except BaseException:
+            temp.unlink(missing_ok=True)
+            raise
     _fsync_folder(path.parent)
 
 

@@ -16,6 +16,7 @@ import sys
 from pathlib import Path
 
 from engine.atomic import atomic_write_text
+from engine.cli_common import run_main
 from engine.cli_inpaint import FACE_BACKENDS
 from engine.errors import FaceInpaintError, ImageWriteError
 from engine.evaluation import PROTOCOLS, EvalConfig, evaluate
@@ -85,20 +86,21 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--{option} must be at least 1")
     if args.config is None and not (args.data and args.protocol and args.models):
         parser.error("give --data, --protocol and --models (or a --config file)")
-    try:
-        config = make_config(args)
-        for out in (args.json, args.markdown):
-            if out is not None and out.parent and not out.parent.is_dir():
-                raise ImageWriteError(f"cannot write {out}: the folder {out.parent} does not exist")
-        report = evaluate(config, progress=not args.quiet)
-        markdown = report.to_markdown()
-        if args.json:
-            write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
-        if args.markdown:
-            write_text(args.markdown, markdown)
-    except FaceInpaintError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
+    return run_main(PROG, lambda: run(args))
+
+
+def run(args: argparse.Namespace) -> int:
+    """Evaluate, write the reports asked for, print the tables and the skipped images."""
+    config = make_config(args)
+    for out in (args.json, args.markdown):
+        if out is not None and out.parent and not out.parent.is_dir():
+            raise ImageWriteError(f"cannot write {out}: the folder {out.parent} does not exist")
+    report = evaluate(config, progress=not args.quiet)
+    markdown = report.to_markdown()
+    if args.json:
+        write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
+    if args.markdown:
+        write_text(args.markdown, markdown)
     print(markdown)
     if report.skipped:
         print(f"{len(report.skipped)} images skipped (no face found or unreadable):", file=sys.stderr)

@@ -17,9 +17,14 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from engine.cli_common import run_main
 from engine.device import DEVICE_CHOICES
-from engine.errors import FaceInpaintError, ImageWriteError, MaskError, NoFaceError, WeightsError
-from engine.inpainter import InpaintModel, InpaintResult, create_model, get_model_class, list_models
+from engine.errors import ImageWriteError, MaskError, NoFaceError, WeightsError
+from engine.face import detect_faces, pick_face_for_mask
+from engine.imageio import read_image, read_mask, save_image
+from engine.masks.presets import PRESETS, preset_mask
+from engine.models import MODELS, create_model, get_spec
+from engine.models.base import InpaintModel, InpaintRequest, InpaintResult
 
 PROG = "faceinpaint-inpaint"
 FACE_BACKENDS = ("auto", "fan", "dlib")
@@ -54,27 +59,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("give IMAGE, one of --mask or --preset, and -o OUT (or --list-models)")
     if args.samples < 1:
         parser.error("--samples must be at least 1")
-    try:
-        for path in run(args):
-            print(path)
-    except FaceInpaintError as err:
-        print(f"{PROG}: error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print(f"{PROG}: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    return 0
+    return run_main(PROG, lambda: print_paths(run(args)))
+
+
+def print_paths(paths: list[Path]) -> None:
+    for path in paths:
+        print(path)
 
 
 def run(args: argparse.Namespace) -> list[Path]:
     """Validate everything cheap first, then complete and save; returns the files written."""
-    from engine.imageio import read_image, read_mask
-
-    model_class = get_model_class(args.model)
+    spec = get_spec(args.model)
     if args.preset is not None:
         check_preset_name(args.preset)
     target = check_output(args)
-    status = model_class.weights_status(args.weights)
+    status = spec.weights_status(args.weights)
     if not status.ready:
         raise WeightsError(f"{args.model} cannot run: {status.reason}")
 
@@ -82,12 +81,10 @@ def run(args: argparse.Namespace) -> list[Path]:
     face = None
     if args.preset is not None:
         face = largest_face(image, args.face_backend, args.image)
-        from engine.masks import preset_mask
-
         mask = preset_mask(args.preset, face.landmarks, image.shape[:2], seed=args.seed)
     else:
         mask = read_mask(args.mask, image.shape[:2])
-    if model_class.info.needs_face and face is None:
+    if spec.info.needs_face and face is None:
         face = face_for_mask(image, mask, args.face_backend, args.image)
 
     model = create_model(args.model, device=args.device, weights=args.weights)
@@ -96,15 +93,11 @@ def run(args: argparse.Namespace) -> list[Path]:
 
 
 def check_preset_name(name: str) -> None:
-    from engine.masks import PRESETS
-
     if name not in PRESETS:
         raise MaskError(f"unknown preset {name!r}; known presets: {', '.join(PRESETS)}")
 
 
 def largest_face(image: np.ndarray, backend: str, source: Path):
-    from engine.face import detect_faces
-
     faces = detect_faces(image, backend=backend)
     if not faces:
         raise NoFaceError(f"no face found in {source}: a landmark preset needs one; paint a --mask instead")
@@ -112,8 +105,6 @@ def largest_face(image: np.ndarray, backend: str, source: Path):
 
 
 def face_for_mask(image: np.ndarray, mask: np.ndarray, backend: str, source: Path):
-    from engine.face import detect_faces, pick_face_for_mask
-
     faces = detect_faces(image, backend=backend)
     if not faces:
         raise NoFaceError(f"no face found in {source}; face models need one (try --model telea)")
@@ -138,14 +129,13 @@ def complete(model: InpaintModel, image, mask, args, face) -> list[InpaintResult
         def progress(fraction: float, message: str = "", preview=None) -> None:
             bar.update(round(100 * fraction) - bar.n)
 
-        return model.inpaint(
+        request = InpaintRequest(
             image, mask, samples=args.samples, seed=args.seed, progress=progress, face=face, poisson=args.poisson
         )
+        return model.inpaint(request)
 
 
 def save_results(results: list[InpaintResult], out: Path, args: argparse.Namespace) -> list[Path]:
-    from engine.imageio import save_image
-
     if args.samples == 1:
         save_image(out, results[0].image, overwrite=args.overwrite, protect=None if args.overwrite else args.image)
         return [out]
@@ -165,8 +155,8 @@ def models_table() -> str:
     """The registry as an aligned text table, weights status included."""
     header = ("name", "display name", "paper", "resolution", "diverse", "iterative", "weights")
     rows = [header]
-    for info in list_models():
-        status = get_model_class(info.name).weights_status()
+    for spec in MODELS.values():
+        info, status = spec.info, spec.weights_status()
         rows.append(
             (
                 info.name,

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 
+from engine.errors import DeviceError
+
 log = logging.getLogger(__name__)
 
 DEVICE_CHOICES = ("auto", "cuda", "mps", "cpu")
@@ -42,7 +44,7 @@ def select_device(preference: str | None = "auto"):
         return torch.device(have[0])
     kind = pref.split(":")[0]
     if kind not in DEVICE_CHOICES:
-        raise ValueError(f"unknown device {preference!r}; choose one of {', '.join(DEVICE_CHOICES)}")
+        raise DeviceError(f"unknown device {preference!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     if kind in have:
         return torch.device(pref)
     log.warning("device %s is not available here; using %s", preference, have[0])

@@ -41,3 +41,11 @@ class UnknownModelError(FaceInpaintError):
 
 class CancelledError(FaceInpaintError):
     """The caller asked a running model to stop."""
+
+
+class ConfigError(FaceInpaintError, ValueError):
+    """A configuration, option or architecture is unusable (unknown key, wrong type, bad value)."""
+
+
+class DeviceError(FaceInpaintError, ValueError):
+    """A compute device name that is not one of the known kinds."""

@@ -15,7 +15,6 @@ records this so tables never pass off a resized run as a native one.
 from __future__ import annotations
 
 import math
-import os
 import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
@@ -28,13 +27,13 @@ from tqdm import tqdm
 
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
-from engine.imageio import read_image
-from engine.inpainter import InpaintModel, composite, create_model, get_model_class
+from engine.imageio import image_files, read_image
 from engine.masks import (
     COLLAGAN_CASES,
     COLLAGAN_CODES,
     MDE_CASES,
     IrregularMaskFolder,
+    center_block,
     hole_area_bucket,
     preset_mask,
     random_block,
@@ -42,8 +41,9 @@ from engine.masks import (
     resize_mask,
 )
 from engine.metrics import l1_hole, landmark_nme, psnr, ssim
+from engine.models import create_model, get_spec
+from engine.models.base import InpaintModel, composite
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff"}
 METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme")
 
 
@@ -68,14 +68,11 @@ def _preset(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarra
 
 
 def _center_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """The central square of a quarter of the crop's area (seed 002: "25% of the face missing")."""
-    mask = np.zeros((size, size), np.uint8)
-    mask[size // 4 : size - size // 4, size // 4 : size - size // 4] = 255
-    return mask
+    return center_block((size, size))
 
 
 def _random_block(case: str, landmarks: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """One square of half the crop's side at a random place (64 x 64 at 128 px, seeds 000/003)."""
+    """One square of half the crop's side at a random place (64 x 64 at 128 px, Liao et al. 2018 and Li et al. 2017)."""
     return random_block((size, size), block=size // 2, seed=seed)
 
 
@@ -89,16 +86,16 @@ PROTOCOLS: dict[str, Protocol] = {
         Protocol(
             "collagan-occlusions",
             128,
-            "seed 000 Table 1 (O1-O6)",
+            "Liao et al. 2018 Table 1 (O1-O6)",
             COLLAGAN_CASES,
             _preset,
             {case: f"{code} {case}" for code, case in COLLAGAN_CODES.items()},
         ),
-        Protocol("mde-occlusions", 96, "seed 004 Table 3", MDE_CASES, _preset),
-        Protocol("center-block", 64, "seed 002 central square", ("center-block",), _center_block),
-        Protocol("random-block", 128, "seeds 000/003 random 64x64 block at 128 px", ("random-block",), _random_block),
+        Protocol("mde-occlusions", 96, "Dapogny et al. 2020 Table 3", MDE_CASES, _preset),
+        Protocol("center-block", 64, "Sami et al. 2018 central square", ("center-block",), _center_block),
+        Protocol("random-block", 128, "Liao et al. 2018 / Li et al. 2017 random 64x64 block at 128 px", ("random-block",), _random_block),
         Protocol("irregular", 128, "irregular masks from --masks, by hole-area bucket", ()),
-        Protocol("noise-80", 64, "seed 002 random mask, 80% of pixels missing", ("noise-80",), _noise_80),
+        Protocol("noise-80", 64, "Sami et al. 2018 random mask, 80% of pixels missing", ("noise-80",), _noise_80),
     )
 }
 
@@ -201,7 +198,7 @@ class EvalReport:
         return {"rows": self.rows, "skipped": len(self.skipped), "skipped_images": self.skipped, "config": self.config}
 
     def to_markdown(self) -> str:
-        """Tables laid out like seed 000 Table 1: models as rows, cases as columns."""
+        """Tables laid out like Liao et al. 2018 Table 1: models as rows, cases as columns."""
         models = list(dict.fromkeys(row["model"] for row in self.rows))
         cell = {(row["model"], row["case"]): row for row in self.rows}
         header = [self.labels.get(case, case) for case in self.cases]
@@ -237,12 +234,7 @@ def list_images(folders: list[Path], limit: int | None = None, subset: int | Non
     """Image files of the folders (not recursive), in sorted path order: the first ``limit``, then
     ``subset`` evenly spaced among those (file names often sort by age or identity, so the first N
     are not a fair sample)."""
-    found = []
-    for folder in folders:
-        if not Path(folder).is_dir():
-            raise ImageReadError(f"the data folder {folder} does not exist")
-        with os.scandir(folder) as entries:
-            found += [Path(e.path) for e in entries if e.is_file() and Path(e.name).suffix.lower() in IMAGE_SUFFIXES]
+    found = [path for folder in folders for path in image_files(folder)]
     if not found:
         raise ImageReadError(f"no images in {', '.join(map(str, folders))}")
     found = sorted(found)[:limit]
@@ -299,9 +291,9 @@ class _ModelRunner:
         # The model never sees the ground truth: the hole is blanked before it gets the crop.
         crop = composite(crop, np.zeros_like(crop), mask)
         if self.native is None:
-            return self.model.complete(crop, mask, seed=seed)[0].image
+            return self.model.inpaint_crop(crop, mask, seed=seed)[0].image
         small = cv2.resize(crop, (self.native,) * 2, interpolation=cv2.INTER_AREA if self.native < self.size else cv2.INTER_CUBIC)
-        out = self.model.complete(small, resize_mask(mask, (self.native, self.native)), seed=seed)[0].image
+        out = self.model.inpaint_crop(small, resize_mask(mask, (self.native, self.native)), seed=seed)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
         return composite(crop, back, mask)
 
@@ -313,7 +305,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
     images = list_images(config.data, config.limit, config.subset)
     runners = {}
     for name in config.models:
-        status = get_model_class(name).weights_status(config.weights.get(name))
+        status = get_spec(name).weights_status(config.weights.get(name))
         if not status.ready:
             raise WeightsError(f"{name} cannot run: {status.reason}")
         runners[name] = _ModelRunner(create_model(name, device=config.device, weights=config.weights.get(name)), size)

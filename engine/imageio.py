@@ -5,6 +5,10 @@ applied, whatever the file held (gray, palette, alpha, 16-bit, float, CMYK). Eve
 ``ImageReadError`` / ``ImageWriteError`` / ``MaskError`` whose message names the file and the
 reason. Saves go to a temporary file in the target's folder, are flushed to disk and then
 renamed over the target, so a crash or a full disk never leaves a half-written photo behind.
+
+``save_completion`` writes a completed photo back in kind: outside the hole every sample of the
+file as read (alpha, 16-bit depth and colour profile included) where the output format can hold
+it; what a format cannot hold is reported as an ``ImageLossWarning`` instead of lost silently.
 """
 
 from __future__ import annotations
@@ -12,8 +16,10 @@ from __future__ import annotations
 import errno
 import io
 import os
+import re
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,6 +28,7 @@ from PIL import Image, ImageCms, ImageOps, TiffImagePlugin, UnidentifiedImageErr
 
 from engine.atomic import atomic_path
 from engine.errors import ImageReadError, ImageWriteError, MaskError
+from engine.maskops import resize_mask, to_binary
 
 DEFAULT_MAX_PIXELS = 100_000_000
 
@@ -37,13 +44,21 @@ WRITE_FORMATS = {
     ".tif": "TIFF",
     ".tiff": "TIFF",
 }
+IMAGE_SUFFIXES = frozenset(WRITE_FORMATS)  # the file names every folder listing takes for images
 LOSSY_FORMATS = ("JPEG",)
 ALPHA_FORMATS = ("PNG", "WEBP", "TIFF")
+DEEP_FORMATS = ("PNG", "TIFF")  # 16 bits per channel
+PROFILE_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
+EXIF_FORMATS = ("JPEG", "PNG", "WEBP", "TIFF")
 
 _EXIF_ORIENTATION = 0x0112
 _TIFF_MAGIC = (b"II*\x00", b"MM\x00*")
 
 PathLike = str | os.PathLike
+
+
+class ImageLossWarning(UserWarning):
+    """A save could not keep everything the source photo held (depth, alpha, profile, exact pixels)."""
 
 
 @dataclass
@@ -56,6 +71,9 @@ class LoadedImage:
     exif: bytes | None  # raw EXIF block as read (save_image resets its orientation tag)
     icc_profile: bytes | None  # the file's RGB colour profile; None when none or when converted
     path: Path
+    # The file's own samples when it holds 16 bits per channel: H x W x 3 (RGB) or H x W x 4 (RGBA)
+    # uint16, upright; None for 8-bit files. ``pixels`` and ``alpha`` are these scaled to 8 bits.
+    deep: np.ndarray | None = None
 
 
 # -- reading --------------------------------------------------------------------------------------
@@ -78,26 +96,29 @@ def read_image_with_info(path: PathLike, *, max_pixels: int = DEFAULT_MAX_PIXELS
     path = Path(path)
     try:
         with _open_checked(path, max_pixels) as im:
-            image = _decode_fully(im, path)
             source_format = im.format
             exif = im.info.get("exif") or None
             icc_profile = im.info.get("icc_profile") or None
+            if _has_16_bit_samples(im, path):
+                return _read_16_bit(path, source_format, exif, _rgb_profile_or_none(icc_profile), _orientation(im, path))
+            image = _decode_fully(im, path)
     except _PillowCannotDecode:
         return _read_tiff_with_opencv(path, max_pixels)
     with image:
         rgb, alpha = _to_8bit(image, icc_profile, path)
     if rgb.ndim == 2:
         rgb = np.repeat(rgb[:, :, None], 3, axis=2)
-    if image.mode == "CMYK" or not _is_rgb_profile(icc_profile):
-        icc_profile = None  # the returned pixels are sRGB or gray-made-RGB: that profile no longer fits
-    return LoadedImage(rgb, alpha, source_format, exif, icc_profile, path)
+    if image.mode == "CMYK":
+        icc_profile = None  # the returned pixels are sRGB: the CMYK profile no longer fits
+    return LoadedImage(rgb, alpha, source_format, exif, _rgb_profile_or_none(icc_profile), path)
 
 
 def read_mask(path: PathLike, shape: tuple[int, ...] | None = None, *, resize: bool = False) -> np.ndarray:
     """Load a mask as uint8 H x W with 255 = hole.
 
-    A pixel is a hole where its luminance is above 127, or, when the file has a transparent
-    background, where its alpha is above 127 (masks painted on a transparent layer). With
+    A pixel is a hole where any channel is above 127 (white, or painted in any bright colour, pure
+    red included), or, when the file has a transparent background, where its alpha is above 127
+    (masks painted on a transparent layer). With
     ``shape`` (an image's shape) a mask of another size is an error unless ``resize`` is set,
     which scales it with nearest-neighbour sampling so it stays binary.
     """
@@ -113,8 +134,7 @@ def read_mask(path: PathLike, shape: tuple[int, ...] | None = None, *, resize: b
     if alpha is not None and alpha.min() < 255:
         mask = alpha > 127
     elif values.ndim == 3:
-        luminance = values.astype(np.float32) @ np.array([0.299, 0.587, 0.114], dtype=np.float32)
-        mask = luminance > 127
+        mask = values.max(axis=2) > 127
     else:
         mask = values > 127
     mask = mask.astype(np.uint8) * 255
@@ -122,8 +142,6 @@ def read_mask(path: PathLike, shape: tuple[int, ...] | None = None, *, resize: b
         if not resize:
             h, w = shape[:2]
             raise MaskError(f"{path}: mask is {mask.shape[1]}x{mask.shape[0]}, image is {w}x{h}")
-        from engine.masks import resize_mask
-
         mask = resize_mask(mask, shape)
     return mask
 
@@ -156,9 +174,14 @@ def _open_checked(path: Path, max_pixels: int) -> Image.Image:
             # We apply our own limit below; Pillow's warning threshold is lower than ours.
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             im = Image.open(path)
-    except Image.DecompressionBombError:
-        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
-        raise ImageReadError(f"{path}: the image is over {limit:.0f} megapixels, too large to open safely") from None
+    except Image.DecompressionBombError as err:
+        # Pillow refuses far above our own limit before we see the size: report that limit, and
+        # the size when Pillow's message gives it ("Image size (N pixels) exceeds ...").
+        found = re.search(r"\((\d+) pixels\)", str(err))
+        size = f" ({int(found.group(1)) / 1e6:,.0f} megapixels)" if found else ""
+        raise ImageReadError(
+            f"{path}: the image{size} is over the limit of {max_pixels / 1e6:.0f} megapixels, too large to open safely"
+        ) from None
     except UnidentifiedImageError:
         if _looks_like_tiff(path):
             raise _PillowCannotDecode() from None
@@ -241,6 +264,11 @@ def _cmyk_to_rgb(image: Image.Image, icc_profile: bytes | None) -> np.ndarray:
     return np.asarray(image.convert("RGB"))
 
 
+def _rgb_profile_or_none(icc_profile: bytes | None) -> bytes | None:
+    """The profile if it describes RGB (the returned pixels); gray or broken ones no longer fit."""
+    return icc_profile if _is_rgb_profile(icc_profile) else None
+
+
 def _is_rgb_profile(icc_profile: bytes | None) -> bool:
     if icc_profile is None:
         return False
@@ -267,22 +295,97 @@ def _tiff_size(path: Path) -> tuple[int, int]:
         raise ImageReadError(f"{path}: a TIFF whose header cannot be read") from None
 
 
-def _read_tiff_with_opencv(path: Path, max_pixels: int) -> LoadedImage:
-    """TIFFs Pillow cannot decode (3-channel float, some 16-bit layouts), through OpenCV."""
+def _has_16_bit_samples(im: Image.Image, path: Path) -> bool:
+    """Whether the file stores 16-bit integer samples, which Pillow would cut to 8 bits for RGB."""
+    if im.format == "PNG":
+        with open(path, "rb") as fh:
+            header = fh.read(25)
+        return len(header) == 25 and header[24] == 16  # IHDR bit depth
+    if im.format == "TIFF":
+        bits = im.tag_v2.get(258, (1,))
+        sample_format = im.tag_v2.get(339, (1,))
+        bits = bits if isinstance(bits, tuple) else (bits,)
+        sample_format = sample_format if isinstance(sample_format, tuple) else (sample_format,)
+        return max(bits) == 16 and set(sample_format) <= {1}  # unsigned integers
+    return False
+
+
+def _orientation(im: Image.Image, path: Path) -> int:
+    """The EXIF orientation (1 when none); Pillow may decode a PNG to find its EXIF chunk."""
+    try:
+        orientation = im.getexif().get(_EXIF_ORIENTATION, 1)
+    except (OSError, SyntaxError, ValueError, struct.error) as err:
+        raise ImageReadError(f"{path}: the file is truncated or corrupt ({err})") from None
+    return orientation if isinstance(orientation, int) else 1
+
+
+def _read_16_bit(path: Path, file_format: str, exif, icc_profile, orientation: int) -> LoadedImage:
+    """Decode at full depth with OpenCV (Pillow has no 16-bit RGB mode), upright as EXIF says."""
+    samples = _decode_with_opencv(path)
+    if samples is None or samples.dtype != np.uint16:
+        raise ImageReadError(f"{path}: the file is truncated or corrupt (its 16-bit pixels cannot be decoded)")
+    deep = _deep_rgb(samples, path)
+    deep = np.ascontiguousarray(_orient(deep, orientation))
+    pixels = _scale_to_8bit(deep[:, :, :3].astype(np.float64), 65535.0)
+    alpha = _scale_to_8bit(deep[:, :, 3].astype(np.float64), 65535.0) if deep.shape[2] == 4 else None
+    return LoadedImage(pixels, alpha, file_format, exif, icc_profile, path, deep)
+
+
+def _deep_rgb(samples: np.ndarray, path: Path) -> np.ndarray:
+    """OpenCV's gray / BGR / BGRA 16-bit samples as H x W x 3 RGB or H x W x 4 RGBA."""
+    if samples.ndim == 2:
+        return np.repeat(samples[:, :, None], 3, axis=2)
+    channels = samples.shape[2]
+    if channels == 2:  # gray + alpha
+        return np.dstack([samples[:, :, :1].repeat(3, axis=2), samples[:, :, 1]])
+    if channels == 3:
+        return samples[:, :, ::-1]
+    if channels == 4:
+        return samples[:, :, [2, 1, 0, 3]]
+    raise ImageReadError(f"{path}: 16-bit images with {channels} channels are not supported")
+
+
+def _orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation (1-8) to rows x columns, as ``ImageOps.exif_transpose`` does."""
+    operations = {
+        2: lambda a: a[:, ::-1],
+        3: lambda a: a[::-1, ::-1],
+        4: lambda a: a[::-1],
+        5: lambda a: a.swapaxes(0, 1),
+        6: lambda a: np.rot90(a, -1),
+        7: lambda a: a[::-1, ::-1].swapaxes(0, 1),
+        8: lambda a: np.rot90(a, 1),
+    }
+    return operations[orientation](pixels) if orientation in operations else pixels
+
+
+def _decode_with_opencv(path: Path) -> np.ndarray | None:
+    """Every sample as stored (None when OpenCV cannot decode it); a damaged file is an ImageReadError."""
     import cv2
 
+    data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode: works with non-ASCII paths
+    try:
+        return cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    except cv2.error as err:
+        reason = str(err).strip().splitlines()[-1] if str(err).strip() else "OpenCV cannot decode it"
+        raise ImageReadError(f"{path}: the file is truncated or corrupt ({reason})") from None
+
+
+def _read_tiff_with_opencv(path: Path, max_pixels: int) -> LoadedImage:
+    """TIFFs Pillow cannot decode (3-channel float, some 16-bit layouts), through OpenCV."""
     width, height = _tiff_size(path)
     if width * height > max_pixels:
         raise ImageReadError(
             f"{path}: the image is {width}x{height}, over the limit of {max_pixels / 1e6:.0f} megapixels"
         )
-    data = np.fromfile(path, dtype=np.uint8)  # fromfile + imdecode: works with non-ASCII paths
-    pixels = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
+    pixels = _decode_with_opencv(path)
     if pixels is None:
         raise ImageReadError(f"{path}: a TIFF in an encoding that cannot be read")
     if pixels.ndim == 3:
         pixels = pixels[:, :, 2::-1]  # BGR(A) -> RGB; a 4th channel of scientific TIFFs is not coverage
+    deep = None
     if pixels.dtype == np.uint16:
+        deep = np.ascontiguousarray(pixels if pixels.ndim == 3 else np.repeat(pixels[:, :, None], 3, axis=2))
         pixels = _scale_to_8bit(pixels.astype(np.float64), 65535.0)
     elif pixels.dtype.kind == "f":
         pixels = _float_to_8bit(pixels, path)
@@ -290,7 +393,7 @@ def _read_tiff_with_opencv(path: Path, max_pixels: int) -> LoadedImage:
         raise ImageReadError(f"{path}: {pixels.dtype} TIFFs are not supported")
     if pixels.ndim == 2:
         pixels = np.repeat(pixels[:, :, None], 3, axis=2)
-    return LoadedImage(np.ascontiguousarray(pixels), None, "TIFF", None, None, path)
+    return LoadedImage(np.ascontiguousarray(pixels), None, "TIFF", None, None, path, deep)
 
 
 # -- saving ---------------------------------------------------------------------------------------
@@ -304,6 +407,7 @@ def save_image(
     exif: bytes | Image.Exif | None = None,
     alpha: np.ndarray | None = None,
     icc_profile: bytes | None = None,
+    lossless: bool = False,
 ) -> Path:
     """Save uint8 RGB (H x W x 3, or H x W x 4 RGBA, or H x W gray) atomically; returns the path.
 
@@ -312,6 +416,7 @@ def save_image(
     user and means to replace the input passes ``protect=None``. EXIF keeps
     everything but the orientation, which is reset to 1 because the pixels are already upright.
     ``alpha`` (H x W uint8) is stored by PNG, WebP and TIFF; JPEG and BMP get it composited over white.
+    ``lossless`` makes WebP store every pixel exactly (JPEG cannot).
     """
     path = Path(path)
     file_format = _format_for(path)
@@ -335,11 +440,13 @@ def save_image(
     else:
         pil = Image.fromarray(pixels)
     options: dict = {}
-    if file_format in ("JPEG", "WEBP"):
+    if file_format == "WEBP" and lossless:
+        options.update(lossless=True, exact=True)  # exact: colours under transparent pixels too
+    elif file_format in ("JPEG", "WEBP"):
         options["quality"] = int(quality)
-    if exif is not None and file_format in ("JPEG", "PNG", "WEBP"):
+    if exif is not None and file_format in EXIF_FORMATS:
         options["exif"] = _upright_exif(exif)
-    if icc_profile is not None and file_format in ("JPEG", "PNG", "WEBP", "TIFF"):
+    if icc_profile is not None and file_format in PROFILE_FORMATS:
         options["icc_profile"] = icc_profile
     _check_target(path, overwrite=overwrite, protect=protect)
     _write_atomically(path, lambda fh: pil.save(fh, format=file_format, **options))
@@ -348,8 +455,6 @@ def save_image(
 
 def save_mask(path: PathLike, mask: np.ndarray, *, overwrite: bool = False, protect: PathLike | None = None) -> Path:
     """Save a mask as black/white (255 = hole) in a lossless format; H x W x 3 masks keep channels."""
-    from engine.masks import to_binary
-
     path = Path(path)
     file_format = _format_for(path)
     if file_format in LOSSY_FORMATS:
@@ -362,6 +467,109 @@ def save_mask(path: PathLike, mask: np.ndarray, *, overwrite: bool = False, prot
     _check_target(path, overwrite=overwrite, protect=protect)
     _write_atomically(path, lambda fh: pil.save(fh, format=file_format, **options))
     return path
+
+
+def save_completion(
+    path: PathLike,
+    completed: np.ndarray,
+    mask: np.ndarray,
+    source: LoadedImage,
+    *,
+    overwrite: bool = False,
+    protect: PathLike | None = None,
+    quality: int = 95,
+) -> Path:
+    """Save a completion of ``source`` so that outside the hole the file holds what ``source`` did.
+
+    ``completed`` is the engine's H x W x 3 uint8 result, ``mask`` its hole (H x W, or H x W x 3
+    channel-wise: a channel is taken from ``completed`` only where its own mask is set). Outside
+    the hole every sample comes from ``source``: 16-bit depth (PNG, TIFF), alpha (PNG, WebP,
+    TIFF; kept everywhere) and the colour profile and EXIF are kept; WebP is written losslessly.
+    What the chosen format cannot keep is saved anyway and reported as an ``ImageLossWarning``.
+    """
+    path = Path(path)
+    file_format = _format_for(path)
+    hole = _hole_per_channel(mask, source.pixels.shape, path)
+    completed = _checked_pixels(completed, path)
+    if completed.shape != source.pixels.shape:
+        raise ImageWriteError(f"{path}: the completion is {completed.shape}, the photo {source.pixels.shape}")
+    if source.deep is not None and file_format in DEEP_FORMATS:
+        _check_target(path, overwrite=overwrite, protect=protect)
+        deep = source.deep.copy()
+        deep[:, :, :3] = np.where(hole, completed.astype(np.uint16) * 257, deep[:, :, :3])
+        encoded = _encode_16_bit(deep, file_format, source.icc_profile, source.exif, path)
+        _write_atomically(path, lambda fh: fh.write(encoded))
+        losses = ["a 16-bit TIFF is written without the photo's EXIF block (camera, date, ...); .png keeps it"] if (
+            source.exif is not None and file_format == "TIFF") else []
+    else:
+        save_image(
+            path, np.where(hole, completed, source.pixels), overwrite=overwrite, protect=protect, quality=quality,
+            exif=source.exif, alpha=source.alpha, icc_profile=source.icc_profile, lossless=True,
+        )
+        losses = _losses(source, file_format)
+    for loss in losses:
+        warnings.warn(f"{path}: {loss}", ImageLossWarning, stacklevel=2)
+    return path
+
+
+def _hole_per_channel(mask: np.ndarray, shape: tuple[int, ...], path: Path) -> np.ndarray:
+    """The hole as an H x W x 3 boolean array (any value above 127 is missing)."""
+    hole = to_binary(mask) > 0
+    if hole.ndim == 3 and hole.shape[2] == 1:
+        hole = hole[:, :, 0]
+    if hole.ndim == 2:
+        hole = hole[:, :, None]
+    if hole.ndim != 3 or hole.shape[:2] != shape[:2] or hole.shape[2] not in (1, 3):
+        raise MaskError(f"{path}: the mask's shape {mask.shape} does not fit the photo's {shape[:2]}")
+    return np.broadcast_to(hole, shape)
+
+
+def _losses(source: LoadedImage, file_format: str) -> list[str]:
+    """What saving ``source`` as ``file_format`` through 8-bit ``save_image`` cannot keep."""
+    losses = []
+    if source.deep is not None:
+        losses.append(f"{file_format} holds 8 bits per channel: the photo's 16-bit depth is reduced "
+                      "(save as .png or .tif to keep it)")
+    if source.alpha is not None and file_format not in ALPHA_FORMATS:
+        losses.append(f"{file_format} has no transparency: transparent parts are flattened onto white "
+                      "(save as .png, .webp or .tif to keep them)")
+    if source.icc_profile is not None and file_format not in PROFILE_FORMATS:
+        losses.append(f"{file_format} cannot store the photo's colour profile (save as .png or .tif to keep it)")
+    if source.exif is not None and file_format not in EXIF_FORMATS:
+        losses.append(f"{file_format} cannot store the photo's EXIF block (camera, date, ...)")
+    if file_format in LOSSY_FORMATS:
+        losses.append(f"{file_format} is lossy: the whole photo is re-encoded and pixels outside the hole change "
+                      "slightly (save as .png to keep them identical)")
+    return losses
+
+
+def _encode_16_bit(deep: np.ndarray, file_format: str, icc_profile: bytes | None, exif, path: Path) -> bytes:
+    """RGB(A) uint16 as a PNG (OpenCV, plus the profile and EXIF chunks) or a TIFF (tifffile)."""
+    if file_format == "TIFF":
+        import tifffile
+
+        buffer = io.BytesIO()
+        extra = {"extrasamples": ["unassalpha"]} if deep.shape[2] == 4 else {}
+        tifffile.imwrite(buffer, deep, photometric="rgb", compression="zlib", iccprofile=icc_profile, **extra)
+        return buffer.getvalue()
+    import cv2
+
+    ok, encoded = cv2.imencode(".png", deep[:, :, [2, 1, 0, 3]] if deep.shape[2] == 4 else deep[:, :, ::-1])
+    if not ok:
+        raise ImageWriteError(f"{path}: the 16-bit PNG could not be encoded")
+    chunks = b""
+    if icc_profile is not None:
+        chunks += _png_chunk(b"iCCP", b"ICC Profile\x00\x00" + zlib.compress(icc_profile))
+    if exif is not None:
+        raw = _upright_exif(exif)
+        chunks += _png_chunk(b"eXIf", raw[6:] if raw.startswith(b"Exif\x00\x00") else raw)
+    data = encoded.tobytes()
+    header_end = 8 + 25  # signature, then the IHDR chunk: the profile and EXIF must precede IDAT
+    return data[:header_end] + chunks + data[header_end:]
+
+
+def _png_chunk(kind: bytes, payload: bytes) -> bytes:
+    return struct.pack(">I", len(payload)) + kind + payload + struct.pack(">I", zlib.crc32(kind + payload))
 
 
 def _format_for(path: Path) -> str:
@@ -402,7 +610,7 @@ def _check_target(path: Path, *, overwrite: bool, protect: PathLike | None) -> N
     if protect is not None and _same_file(path, Path(protect)):
         raise ImageWriteError(f"{path}: this is the input photo; refusing to replace it (choose another file)")
     if path.exists() and not overwrite:
-        raise ImageWriteError(f"{path}: the file already exists (pass overwrite=True to replace it)")
+        raise ImageWriteError(f"{path}: the file already exists; choose another name, or replace it with --overwrite")
 
 
 def _same_file(a: Path, b: Path) -> bool:
@@ -425,3 +633,12 @@ def _write_atomically(path: Path, write) -> None:
             raise ImageWriteError(f"{path}: cannot write in {path.parent} ({err.strerror or err})") from None
         reason = "the disk is full" if err.errno == errno.ENOSPC else (err.strerror or str(err))
         raise ImageWriteError(f"{path}: could not be saved ({reason}); nothing was changed") from None
+
+
+def image_files(folder: PathLike, *, recursive: bool = False) -> list[Path]:
+    """The image files (by ``IMAGE_SUFFIXES``) in ``folder``, or below it, in sorted path order."""
+    root = Path(folder)
+    if not root.is_dir():
+        raise ImageReadError(f"the folder {root} does not exist")
+    candidates = root.rglob("*") if recursive else root.iterdir()
+    return sorted(p for p in candidates if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())

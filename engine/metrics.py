@@ -1,6 +1,6 @@
 """Image-quality and landmark metrics, with the conventions of the papers' tables.
 
-Images are compared as uint8 RGB over the whole aligned crop (as seed 000 Table 1 and seed 004
+Images are compared as uint8 RGB over the whole aligned crop (as Liao et al. 2018 Table 1 and Dapogny et al. 2020
 Table 3 report them), so PSNR is in dB for a 0-255 range and SSIM in [0, 1].
 """
 

@@ -19,10 +19,6 @@ def samples_dir() -> Path:
     return RESOURCES_DIR / "samples"
 
 
-def icons_dir() -> Path:
-    return RESOURCES_DIR / "icons"
-
-
 def sample_photo() -> Path:
     """The default bundled sample face photo."""
     return samples_dir() / "astronaut.png"

@@ -19,6 +19,7 @@ from PySide6.QtCore import QEventLoop, QSettings, Qt, QTimer
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import QApplication
 
+from engine.cli_common import run_main
 from faceinpaint_app.preferences import THEMES
 from faceinpaint_app.theme import apply_theme
 
@@ -162,6 +163,10 @@ class ScriptedRun:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_main("faceinpaint", lambda: _main(argv))
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     scripted = any((args.screenshot, args.model, args.compare, args.preset, args.mask))

@@ -20,7 +20,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from engine.errors import FaceInpaintError
+from engine.cli_common import run_main
 from training.config import ConfigError, load_config
 
 
@@ -101,39 +101,37 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    return run_main("faceinpaint-train", lambda: _main(argv),
+                    interrupted="the run folder keeps its last checkpoint (continue with --resume)")
+
+
+def _main(argv: list[str] | None) -> int:
     from training.methods import load_methods
 
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     methods = load_methods()
     args = build_parser(methods).parse_args(argv)
-    try:
-        if args.command == "all":
-            from training.train_all import train_all
+    if args.command == "all":
+        from training.train_all import train_all
 
-            overrides = {"pack": args.pack, "data": args.data, "masks": args.masks, "device": args.device,
-                         **_parse_set(args.set)}
-            train_all(args.out, args.minutes, init=args.init, config_file=args.config,
-                      methods=args.methods.split(",") if args.methods else None,
-                      overrides={k: v for k, v in overrides.items() if v is not None})
-            return 0
-        if args.command == "pack":
-            from training.pack import build_pack
+        overrides = {"pack": args.pack, "data": args.data, "masks": args.masks, "device": args.device,
+                     **_parse_set(args.set)}
+        train_all(args.out, args.minutes, init=args.init, config_file=args.config,
+                  methods=args.methods.split(",") if args.methods else None,
+                  overrides={k: v for k, v in overrides.items() if v is not None})
+        return 0
+    if args.command == "pack":
+        from training.pack import build_pack
 
-            build_pack(args.data, args.output, resolution=args.resolution, encoding=args.encoding, quality=args.quality,
-                       every=args.every, max_mib=args.max_mib, cache_dir=args.cache_dir, workers=args.workers)
-            return 0
-        if args.command == "export":
-            from training.export import export_run
+        build_pack(args.data, args.output, resolution=args.resolution, encoding=args.encoding, quality=args.quality,
+                   every=args.every, max_mib=args.max_mib, cache_dir=args.cache_dir, workers=args.workers)
+        return 0
+    if args.command == "export":
+        from training.export import export_run
 
-            export_run(args.run_dir, args.output, fp16=args.fp16, notes=args.notes, overwrite=args.overwrite)
-            return 0
-        return _train(methods[args.command], args)
-    except FaceInpaintError as err:
-        print(f"faceinpaint-train: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("faceinpaint-train: interrupted; the run folder keeps its last checkpoint (continue with --resume)", file=sys.stderr)
-        return 130
+        export_run(args.run_dir, args.output, fp16=args.fp16, notes=args.notes, overwrite=args.overwrite)
+        return 0
+    return _train(methods[args.command], args)
 
 
 def _init_path(method: str, init: str | None) -> str | None:

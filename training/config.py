@@ -12,11 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
-from engine.errors import FaceInpaintError
-
-
-class ConfigError(FaceInpaintError):
-    """A configuration file or option is unusable (unknown key, wrong type, bad value)."""
+from engine.errors import ConfigError
 
 
 @dataclass
@@ -144,7 +140,7 @@ def save_config(cfg: TrainConfig, path: str | Path) -> None:
         text = tomli_w.dumps(data)
     except ImportError:
         text = _dump_toml(data)
-    from training.io import atomic_write_text
+    from engine.atomic import atomic_write_text
 
     atomic_write_text(Path(path), text)
 

@@ -1,9 +1,5 @@
-"""Face data for training: folders of photos -> cached landmarks -> augmented crops with labels.
-
-``build_datasets(cfg)`` scans the photo folders (recursively), runs the engine's face pipeline
-once per photo in a process pool and caches the 68 landmarks in ``<cache_dir>/landmarks.npz``
-(keyed by path, size and mtime; no pickle), so later epochs and runs skip detection. Photos that
-cannot be read or hold no face are counted in the ``ScanReport`` and left out, never fatal.
+"""Face data for training: photo folders (``training.scanning``) or a face pack (``training.pack``)
+-> augmented crops with masks and labels.
 
 A sample is a dict of tensors (see ``FaceDataset.__getitem__``). Its randomness (augmentation,
 mask) is drawn from ``(seed, epoch, index)``, so it is the same whatever the worker count and a
@@ -14,24 +10,23 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 import cv2
 import numpy as np
 import torch
-from torch.utils.data import Dataset, DistributedSampler
+from torch.utils.data import Dataset
 
 from engine.errors import FaceInpaintError
 from engine.face.align import warp_affine_region
 from engine.face.types import five_points
 from training.config import TrainConfig
-from training.io import atomic_write
+from training.pack import Pack, load_pack
+from training.sampler import ResumableSampler  # noqa: F401  (re-exported: the trainer's sampler)
+from training.scanning import FaceRecord, FolderCount, ScanReport, scan_folders
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 MASK_KINDS = ("block", "pattern", "noise", "strokes", "irregular", "channel", "preset")
 # What users paint and the evaluation uses: landmark presets, jittered in size and position.
 PRESET_CASES = ("left-eye", "right-eye", "upper-face", "left-face", "right-face", "lower-face",
@@ -57,163 +52,6 @@ FLIP_68 = np.array(
 MAX_SHIFT = 0.06  # fraction of the crop size
 SCALE_RANGE = (0.9, 1.1)
 MAX_ROTATION_DEG = 10.0
-
-
-# -- scanning and the landmark cache ------------------------------------------------------------
-@dataclass
-class FolderCount:
-    found: int = 0
-    usable: int = 0
-    no_face: int = 0
-    unreadable: int = 0
-
-
-@dataclass
-class ScanReport:
-    folders: dict[str, FolderCount] = field(default_factory=dict)
-    train: int = 0
-    val: int = 0
-
-    def as_dict(self) -> dict:
-        return {"folders": {k: vars(v) for k, v in self.folders.items()}, "train": self.train, "val": self.val}
-
-    def summary(self) -> str:
-        parts = [f"{k}: {v.usable}/{v.found} usable ({v.no_face} without a face, {v.unreadable} unreadable)"
-                 for k, v in self.folders.items()]
-        return "; ".join(parts) + f"; {self.train} train / {self.val} held-out faces"
-
-
-@dataclass(frozen=True)
-class FaceRecord:
-    path: str
-    landmarks: np.ndarray  # (68, 2) float32 in photo pixels
-
-
-def find_images(folder: str | Path) -> list[Path]:
-    root = Path(folder)
-    if not root.is_dir():
-        raise FaceInpaintError(f"{root}: data folder not found")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-
-
-def _cache_key(path: Path) -> str:
-    """Path, size and a hash of the bytes: an edited photo is detected again, while a copied or
-    re-mounted data folder (new modification times, same content) keeps its landmarks."""
-    data = path.read_bytes()
-    return f"{path.resolve()}|{len(data)}|{hashlib.blake2b(data, digest_size=16).hexdigest()}"
-
-
-def _legacy_cache_key(path: Path) -> str:
-    """The key of caches written before content hashing (path, size, mtime), still honoured."""
-    stat = path.stat()
-    return f"{path.resolve()}|{stat.st_size}|{stat.st_mtime_ns}"
-
-
-_STATUS_OK, _STATUS_NO_FACE, _STATUS_UNREADABLE = 0, 1, 2
-CACHE_SAVE_EVERY = 2000
-
-
-def _detect_landmarks(path: str) -> tuple[int, np.ndarray]:
-    """Worker: (status, landmarks) for one photo; never raises for a bad photo."""
-    from engine.errors import ImageReadError, NoFaceError
-    from engine.face import detect_faces
-    from engine.imageio import read_image
-
-    try:
-        image = read_image(path)
-    except ImageReadError:
-        return _STATUS_UNREADABLE, np.zeros((68, 2), np.float32)
-    try:
-        faces = detect_faces(image, backend="dlib")  # dlib runs offline; face-alignment may need a download
-    except NoFaceError:
-        faces = []
-    if not faces:
-        return _STATUS_NO_FACE, np.zeros((68, 2), np.float32)
-    return _STATUS_OK, np.asarray(faces[0].landmarks, np.float32)
-
-
-class LandmarkCache:
-    """``landmarks.npz`` with arrays ``keys`` (str), ``status`` (int8) and ``landmarks`` (N, 68, 2)."""
-
-    def __init__(self, folder: Path) -> None:
-        self.path = Path(folder) / "landmarks.npz"
-        self.entries: dict[str, tuple[int, np.ndarray]] = self._read()
-
-    def _read(self) -> dict[str, tuple[int, np.ndarray]]:
-        entries: dict[str, tuple[int, np.ndarray]] = {}
-        if self.path.exists():
-            try:
-                with np.load(self.path, allow_pickle=False) as data:
-                    for key, status, points in zip(data["keys"], data["status"], data["landmarks"]):
-                        entries[str(key)] = (int(status), points)
-            except (OSError, ValueError, KeyError) as err:
-                log.warning("%s is unreadable (%s); detecting faces again", self.path, err)
-        return entries
-
-    def save(self) -> None:
-        """Atomic, and merged with what other runs sharing the cache saved since we read it."""
-        self.entries = {**self._read(), **self.entries}
-        keys = list(self.entries)
-        arrays = {
-            "keys": np.array(keys, dtype=str),
-            "status": np.array([self.entries[k][0] for k in keys], np.int8),
-            "landmarks": np.stack([self.entries[k][1] for k in keys]) if keys else np.zeros((0, 68, 2), np.float32),
-        }
-        atomic_write(self.path, lambda f: np.savez_compressed(f, **arrays))
-
-
-def scan_folders(
-    folders: list[str], cache_dir: Path, workers: int, *, every: int = 1
-) -> tuple[list[FaceRecord], dict[str, FolderCount]]:
-    """Landmarks for every (``every``-th, in sorted order) photo under ``folders``, detecting only those not in the cache."""
-    cache = LandmarkCache(cache_dir)
-    listed = [(folder, path, _cache_key(path)) for folder in folders for path in find_images(folder)[::every]]
-    migrated = 0
-    for _, path, key in listed:
-        if key not in cache.entries and (legacy := cache.entries.get(_legacy_cache_key(path))) is not None:
-            cache.entries[key] = legacy
-            migrated += 1
-    if migrated:
-        cache.save()
-    todo = sorted({str(path) for _, path, key in listed if key not in cache.entries})
-    if todo:
-        log.info("detecting faces in %d new photo(s) with %d process(es)", len(todo), max(1, workers))
-        keys = {str(path): key for _, path, key in listed}
-        for done, (path, result) in enumerate(_map_detect(todo, workers), 1):
-            cache.entries[keys[path]] = result
-            if done % CACHE_SAVE_EVERY == 0:  # an interrupted scan keeps its work
-                cache.save()
-        cache.save()
-    records, counts = [], {}
-    for folder, path, key in listed:
-        count = counts.setdefault(str(folder), FolderCount())
-        count.found += 1
-        status, points = cache.entries[key]
-        if status == _STATUS_OK:
-            count.usable += 1
-            records.append(FaceRecord(str(path), points))
-        elif status == _STATUS_NO_FACE:
-            count.no_face += 1
-        else:
-            count.unreadable += 1
-    return records, counts
-
-
-def _map_detect(paths: list[str], workers: int):
-    """Yield (path, (status, landmarks)) for each photo, in a spawned pool when it pays."""
-    from tqdm import tqdm
-
-    progress = tqdm(total=len(paths), desc="faces", unit="img", leave=False)
-    if workers <= 1 or len(paths) < 8:
-        for path in paths:
-            yield path, _detect_landmarks(path)
-            progress.update()
-    else:
-        with get_context("spawn").Pool(workers) as pool:  # spawn: dlib and torch threads do not fork well
-            for path, result in zip(paths, pool.imap(_detect_landmarks, paths, chunksize=16)):
-                yield path, result
-                progress.update()
-    progress.close()
 
 
 def _held_out(path: str, fraction: float) -> bool:
@@ -248,8 +86,6 @@ def build_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", Scan
 
 def _pack_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", ScanReport]:
     """Training and held-out sets of a face pack, split by the same file-name hash as photo folders."""
-    from training.pack import load_pack
-
     if not cfg.aligned:
         raise FaceInpaintError("a pack holds aligned crops: loose crops (aligned = false) need --data photo folders")
     pack = load_pack(cfg.pack)
@@ -446,9 +282,7 @@ class PackDataset(FaceDataset):
     """``FaceDataset`` over a face pack: the stored aligned crop replaces the photo, so a sample
     costs a 128 px warp instead of decoding and warping a photo, and needs no loader processes."""
 
-    def __init__(self, pack, indices: np.ndarray, cfg: TrainConfig, *, train: bool) -> None:
-        from training.pack import Pack
-
+    def __init__(self, pack: Pack, indices: np.ndarray, cfg: TrainConfig, *, train: bool) -> None:
         records = [FaceRecord(str(pack.names[i]), pack.landmarks[i]) for i in indices]
         super().__init__(records, cfg, train=train)
         self.pack: Pack = pack
@@ -463,33 +297,3 @@ class PackDataset(FaceDataset):
 
 def collate(samples: list[dict[str, torch.Tensor]]) -> dict[str, torch.Tensor]:
     return {key: torch.stack([s[key] for s in samples]) for key in samples[0]}
-
-
-class ResumableSampler(DistributedSampler):
-    """``DistributedSampler`` that remembers how far into the epoch this rank has read.
-
-    The shuffled order depends only on (seed, epoch), so restoring (epoch, position) resumes the
-    exact data order. Works without a process group (one replica) too.
-    """
-
-    def __init__(self, size: int, seed: int, *, num_replicas: int = 1, rank: int = 0) -> None:
-        super().__init__(range(size), num_replicas=num_replicas, rank=rank, shuffle=True, seed=seed)
-        self.position = 0
-
-    def __iter__(self):
-        order = list(super().__iter__())
-        return iter(order[self.position:])
-
-    def advance(self, count: int) -> None:
-        self.position += count
-
-    def next_epoch(self) -> None:
-        self.set_epoch(self.epoch + 1)
-        self.position = 0
-
-    def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.epoch, "position": self.position}
-
-    def load_state_dict(self, state: dict[str, int]) -> None:
-        self.set_epoch(int(state["epoch"]))
-        self.position = int(state["position"])

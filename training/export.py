@@ -3,6 +3,11 @@
 The card records method, configuration, data folders and counts, steps, wall time, device and
 metrics on the held-out split (crops never used for training). When the file lands in the
 engine's weights folder, the manifest entry is written too.
+
+Export only ever writes the weights, their card and the manifest: every target is checked before
+any work (an existing one needs ``overwrite``; the run's own files and the notes never), and the
+paths a run's ``config.toml`` records for its output and landmark cache are not written to (a
+moved or crafted run must not make export create or fill folders elsewhere).
 """
 
 from __future__ import annotations
@@ -11,15 +16,18 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from engine.atomic import atomic_write_text
 from engine.errors import FaceInpaintError
 from training.config import load_config
 from training.data import build_datasets, collate
-from training.io import atomic_write_text
 from training.methods import TrainMethod, load_methods
 from training.trainer import BEST_CHECKPOINT, CHECKPOINT
 
@@ -43,6 +51,8 @@ def load_run(run_dir: str | Path, device: str = "cpu", *, checkpoint: str = "bes
         raise FaceInpaintError(f"{config_file}: unknown method {method_name!r}")
     method_cls = methods[method_name]
     cfg = load_config(method_cls.config_cls, config_file)
+    # The run is where it is now, whatever its config recorded when it was trained elsewhere.
+    cfg = dataclasses.replace(cfg, out=str(run))
     method = method_cls(cfg, device)
     method.build()
     try:
@@ -58,8 +68,28 @@ def load_run(run_dir: str | Path, device: str = "cpu", *, checkpoint: str = "bes
 
 
 def validation_metrics(method: TrainMethod, limit: int) -> tuple[dict[str, float], int]:
-    """The method's metrics on up to ``limit`` held-out crops (never trained on)."""
-    _, val_set, _ = build_datasets(method.cfg)
+    """The method's metrics on up to ``limit`` held-out crops (never trained on).
+
+    Landmarks come from a private copy of the run's cache, so scanning writes nothing outside it.
+    """
+    with tempfile.TemporaryDirectory(prefix="faceinpaint-export-") as scratch:
+        _, val_set, _ = build_datasets(dataclasses.replace(method.cfg, cache_dir=_private_cache(method.cfg, scratch)))
+        return _score(method, val_set, limit)
+
+
+def _private_cache(cfg, scratch: str) -> str:
+    """A scratch cache folder seeded (read-only) with the run's landmarks when they can be found."""
+    recorded = Path(cfg.cache_dir) if cfg.cache_dir else Path(cfg.out) / "cache"
+    landmarks = recorded / "landmarks.npz"
+    if landmarks.is_file():
+        try:
+            shutil.copyfile(landmarks, Path(scratch) / landmarks.name)
+        except OSError as err:
+            log.warning("cannot read the landmark cache %s (%s); detecting faces again", landmarks, err)
+    return scratch
+
+
+def _score(method: TrainMethod, val_set, limit: int) -> tuple[dict[str, float], int]:
     count = min(limit, len(val_set))
     if count == 0:
         return {}, 0
@@ -74,20 +104,30 @@ def validation_metrics(method: TrainMethod, limit: int) -> tuple[dict[str, float
 
 
 def export_run(
-    run_dir: str | Path, output: str | Path, *, fp16: bool = False, notes: str | Path | None = None, overwrite: bool = False
+    run_dir: str | Path,
+    output: str | Path,
+    *,
+    fp16: bool = False,
+    notes: str | Path | None = None,
+    overwrite: bool = False,
 ) -> Path:
-    """Weights (+ model card, + manifest entry inside the weights folder); ``notes``: Markdown for the card."""
-    from engine.paths import weights_dir
+    """Weights (+ model card, + manifest entry inside the weights folder); ``notes``: Markdown for the card.
+
+    Existing targets are replaced only with ``overwrite``; the run's own files and the notes never.
+    """
     from engine.weights import save_state_dict, sha256_file, update_manifest
 
     run, output = Path(run_dir), Path(output)
-    if output.exists() and not overwrite:
-        raise FaceInpaintError(f"{output} already exists: pass --overwrite to replace it")
+    card_path = check_targets(run, output, notes, overwrite=overwrite)
     try:
         notes_text = Path(notes).read_text(encoding="utf-8").strip() if notes else ""
     except (OSError, UnicodeDecodeError) as err:
         raise FaceInpaintError(f"{notes}: cannot read the notes ({err})") from None
     method, progress = load_run(run)
+    manifest_name = method.engine_weights_name or method.name
+    in_weights_folder = _in_weights_folder(output)
+    if in_weights_folder:
+        _check_manifest_entry(manifest_name, output, overwrite=overwrite)
     tensors, architecture = method.export()
     if fp16:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
@@ -106,7 +146,6 @@ def export_run(
         "held_out_evaluated": evaluated,
     }
     training["cumulative"] = cumulative(training, method.cfg.init)
-    card_path = output.with_suffix(".md")
     metadata = {
         "method": method.name,
         "architecture": architecture,
@@ -115,9 +154,13 @@ def export_run(
         "card": card_path.name,
     }
     save_state_dict(output, tensors, metadata)
-    atomic_write_text(card_path, model_card(method, architecture, training, metrics, output, notes_text))
-    if output.resolve().parent == weights_dir().resolve():
-        update_manifest(method.engine_weights_name or method.name, {
+    try:
+        atomic_write_text(card_path, model_card(method, architecture, training, metrics, output, notes_text))
+    except OSError as err:
+        raise FaceInpaintError(f"{card_path}: the model card could not be written ({err.strerror or err}); "
+                               f"the weights are in {output}") from None
+    if in_weights_folder:
+        update_manifest(manifest_name, {
             "file": output.name, "sha256": sha256_file(output), "bytes": output.stat().st_size,
             "method": method.name, "architecture": architecture, "training": training,
             "metrics": metrics, "card": card_path.name,
@@ -160,6 +203,50 @@ def cumulative(training: dict, init: str) -> dict:
         "runs": int(previous.get("runs", 1) or 1) + 1 if init else 1,
         "devices": devices,
     }
+
+
+def check_targets(run: Path, output: Path, notes: str | Path | None, *, overwrite: bool) -> Path:
+    """Refuse, before any work, a target export must not write; returns the model card's path."""
+    if output.suffix.lower() != ".safetensors":
+        raise FaceInpaintError(f"{output}: the weights must go to a .safetensors file")
+    card = output.with_suffix(".md")
+    for target in (output, card):
+        if notes is not None and _same_file(target, Path(notes)):
+            raise FaceInpaintError(f"{target} is the --notes file; export to another name so the notes are kept")
+        if target.is_dir():
+            raise FaceInpaintError(f"{target} is a folder")
+        if target.exists() and _is_inside(target, run):
+            raise FaceInpaintError(f"{target} is a file of the run {run}; export to another name so the run is kept")
+        if target.exists() and not overwrite:
+            raise FaceInpaintError(f"{target} already exists; pass --overwrite to replace it")
+    if output.parent.exists() and not output.parent.is_dir():
+        raise FaceInpaintError(f"{output.parent} is a file, not a folder")
+    return card
+
+
+def _check_manifest_entry(name: str, output: Path, *, overwrite: bool) -> None:
+    from engine.weights import read_manifest
+
+    entry = read_manifest()["models"].get(name)
+    file = entry.get("file") if isinstance(entry, dict) else None
+    if entry is not None and file != output.name and not overwrite:
+        raise FaceInpaintError(f"the weights manifest already has {name!r} ({file}); pass --overwrite to point it at {output.name}")
+
+
+def _in_weights_folder(output: Path) -> bool:
+    from engine.paths import weights_dir
+
+    return output.resolve().parent == weights_dir().resolve()
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    if a.exists() and b.exists():
+        return os.path.samefile(a, b)
+    return a.resolve() == b.resolve()
+
+
+def _is_inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
 
 
 def _read_json(path: Path) -> dict:

@@ -31,6 +31,8 @@ import numpy as np
 from engine.atomic import atomic_write
 from engine.errors import FaceInpaintError
 from engine.face.align import alignment_matrix, transform_points, warp_affine_region
+from engine.imageio import read_image
+from training.scanning import find_images, scan_folders
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +84,6 @@ def build_pack(
     ``every`` keeps every n-th photo of each folder (sorted); ``max_mib`` > 0 keeps an evenly
     spaced subset of the faces so the pack's files fit that many MiB.
     """
-    from training.data import find_images, scan_folders
-
     if encoding not in ENCODINGS:
         raise PackError(f"unknown pack encoding {encoding!r}; choose {' or '.join(ENCODINGS)}")
     if not 16 <= resolution <= 1024:
@@ -101,8 +101,6 @@ def build_pack(
         raise PackError(f"no usable face in {', '.join(folders)}")
     crops = np.empty((len(records), resolution, resolution, 3), np.uint8)
     points = np.empty((len(records), 68, 2), np.float32)
-    from engine.imageio import read_image
-
     for i, record in enumerate(records):
         matrix = alignment_matrix(record.landmarks, resolution)
         crops[i] = warp_affine_region(read_image(record.path), matrix, (resolution, resolution))

@@ -22,14 +22,15 @@ from typing import Any
 import numpy as np
 import torch
 import torch.distributed as dist
+from PIL import Image
 from torch.utils.data import DataLoader
 
+from engine.atomic import atomic_write, atomic_write_text
 from engine.device import select_device
 from engine.errors import FaceInpaintError
 from training.config import TrainConfig, save_config
 from training.data import ResumableSampler, build_datasets, collate
 from training.recipe import linear_lr, resolve_precision
-from training.io import atomic_save_png, atomic_write, atomic_write_text
 from training.methods import TrainMethod
 from training.visual import sample_grid
 
@@ -321,7 +322,7 @@ class Trainer:
             outputs = method.sample(method.to_device(batch))
         method.train(True)
         grid = sample_grid(batch, {k: v.detach().float().cpu() for k, v in outputs.items()})
-        atomic_save_png(self.out / "samples" / f"step_{step:07d}.png", grid)
+        atomic_write(self.out / "samples" / f"step_{step:07d}.png", lambda f: Image.fromarray(grid).save(f, format="PNG"))
 
     def _write_run_info(self, report, step: int, wall: float, device, rate: float) -> None:
         info = {

@@ -6,11 +6,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-# One colour per parsing class (background, skin, brows, eyes, nose, upper lip, lower lip, inner mouth).
-PARSING_COLOURS = np.array(
-    [[0, 0, 0], [224, 172, 138], [90, 50, 20], [40, 120, 255], [250, 220, 60], [220, 40, 60], [170, 20, 90],
-     [60, 10, 30]], np.uint8
-)
+from engine.face.labels import PARSING_COLORS
+
 IMAGE_COLUMNS = ("output", "composite")
 
 
@@ -18,11 +15,11 @@ def to_rgb(tensor: Tensor) -> np.ndarray:
     """One sample's task output as H x W x 3 uint8: images, parsing (labels or logits), heatmaps."""
     t = tensor.detach().float().cpu()
     if t.ndim == 2:  # label map
-        return PARSING_COLOURS[t.long().clamp(0, len(PARSING_COLOURS) - 1).numpy()]
+        return PARSING_COLORS[t.long().clamp(0, len(PARSING_COLORS) - 1).numpy()]
     if t.shape[0] == 3:
         return ((t.clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).numpy()
-    if t.shape[0] == len(PARSING_COLOURS):
-        return PARSING_COLOURS[t.argmax(dim=0).numpy()]
+    if t.shape[0] == len(PARSING_COLORS):
+        return PARSING_COLORS[t.argmax(dim=0).numpy()]
     peak = t.max(dim=0).values  # heatmaps: the brightest of all channels
     if t.min() < 0:  # tanh-coded heatmaps in [-1, 1]
         peak = (peak + 1) / 2

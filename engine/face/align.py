@@ -200,7 +200,7 @@ def align_face(image: np.ndarray, face: Face | np.ndarray, size: int) -> Aligned
     )
 
 
-def _seamless_clone(source: np.ndarray, target: np.ndarray, region: np.ndarray) -> np.ndarray:
+def seamless_clone(source: np.ndarray, target: np.ndarray, region: np.ndarray) -> np.ndarray:
     """Poisson-blend ``source`` into ``target`` inside ``region`` (same-size arrays); elsewhere ``source``.
 
     cv2.seamlessClone places the mask's bounding box centred on ``center``, and OpenCV versions
@@ -270,7 +270,7 @@ def paste_back(
     fill = box_hole & covered
 
     if poisson:
-        candidate = _seamless_clone(warped, box_image, fill)
+        candidate = seamless_clone(warped, box_image, fill)
         alpha = fill.astype(np.float32)
     else:
         candidate = warped

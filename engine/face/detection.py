@@ -28,7 +28,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from engine.device import select_device
 from engine.errors import BackendUnavailableError, NoFaceError, WeightsError
+from engine.face.align import warp_affine_region
 from engine.face.labels import heatmap_peaks
 from engine.face.types import Face
 
@@ -197,8 +199,6 @@ def _load_fan(path: Path):
     import torch
     from face_alignment.models import FAN
 
-    from engine.device import select_device
-
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as err:  # torch raises many types for truncated or foreign files
@@ -304,8 +304,6 @@ def _fan_landmarks(image: np.ndarray, box: Box) -> np.ndarray:
     No flip test-time augmentation (face-alignment's default doubles the cost for a small gain).
     """
     import torch
-
-    from engine.face.align import warp_affine_region
 
     network = _fan()
     matrix = fan_input_matrix(box)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from engine.face.types import (
+from engine.face.landmarks68 import (
     INNER_LIPS,
     JAW,
     LEFT_BROW,
@@ -18,8 +18,8 @@ from engine.face.types import (
     NOSE_LOWER,
     RIGHT_BROW,
     RIGHT_EYE,
-    five_points,
 )
+from engine.face.types import five_points
 
 # Label values of ``parsing_map`` (the index in this tuple is the value in the map):
 #   0 background   everything that is not face (hair, neck, clothes, scenery)

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.errors import ConfigError
+from engine.models.base import CropCompletion
 from engine.models.face_analysis import NUM_PARSING_CLASSES
 from engine.models.residual_unet import PREFILLS, ResidualUNet, prefill
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
@@ -36,12 +37,12 @@ class CollaGANArchitecture:
 
     def __post_init__(self) -> None:
         if self.generator not in GENERATORS or self.prefill not in PREFILLS:
-            raise ValueError(f"collaGAN generator must be one of {GENERATORS} and prefill one of {PREFILLS}, "
+            raise ConfigError(f"collaGAN generator must be one of {GENERATORS} and prefill one of {PREFILLS}, "
                              f"got {self.generator!r} / {self.prefill!r}")
         if "i" not in self.tasks or set(self.tasks) - set(TASKS):
-            raise ValueError(f"collaGAN tasks must include 'i' and be among {TASKS}, got {self.tasks}")
+            raise ConfigError(f"collaGAN tasks must include 'i' and be among {TASKS}, got {self.tasks}")
         if self.resolution < 16 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"collaGAN needs a power-of-two resolution of at least 16, got {self.resolution}")
+            raise ConfigError(f"collaGAN needs a power-of-two resolution of at least 16, got {self.resolution}")
 
     @property
     def depth(self) -> int:
@@ -126,23 +127,12 @@ def fill_hole(image: Tensor, mask: Tensor, noise: Tensor | None) -> Tensor:
     return image * (1 - mask) + filler * mask
 
 
-@register
-class CollaGANInpaint(TorchInpaintModel):
-    info = ModelInfo(
-        name="collagan",
-        display_name="collaGAN",
-        paper="Liao et al. 2018, Face completion with semantic knowledge and collaborative adversarial learning",
-        resolution=128,
-        extra_outputs=("segmentation", "heatmaps"),
-        weights_name="collagan",
-        description="Completes the face while predicting its parsing map and landmark heatmaps.",
-    )
-
+class CollaGANInpainter(TorchInpaintModel):
     network_cls = staticmethod(build_generator)
     architecture_cls = CollaGANArchitecture
 
     @torch.no_grad()
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
         device = self.net_device
         image, hole = crop_to_network(crop, mask, self.arch.resolution, device)
         results = []

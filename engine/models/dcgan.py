@@ -1,4 +1,4 @@
-"""DCGAN latent-space search (seed 002, after Yeh et al. 2017): inpainting by finding the right z.
+"""DCGAN latent-space search (Sami, Khan and Rhidita 2018, after Yeh et al. 2017): inpainting by finding the right z.
 
 A DCGAN (2.3: strided convolutions, batch norm except the generator output and the discriminator
 input, leaky ReLU 0.2, tanh output, N(0, 0.02) initialisation) learns 64 x 64 faces from z in
@@ -29,9 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.errors import CancelledError, WeightsError
-from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.errors import CancelledError, ConfigError, WeightsError
+from engine.face.align import seamless_clone
+from engine.models.base import CropCompletion
 from engine.models.face_analysis import heatmap_landmarks, load_face_analysis
+from engine.models.settings import SearchSettings
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, tensor_to_image
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,7 @@ class DCGANArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution < 8 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"DCGAN needs a power-of-two resolution of at least 8, got {self.resolution}")
+            raise ConfigError(f"DCGAN needs a power-of-two resolution of at least 8, got {self.resolution}")
 
     @property
     def stages(self) -> int:
@@ -108,31 +110,6 @@ class DCGANNet(nn.Module):
 
 
 # -- the search -----------------------------------------------------------------------------------
-@dataclass
-class SearchSettings:
-    # The thesis searches 1000 iterations; benchmarks/bench_dcgan_search.py on the shipped weights
-    # (3 held-out CelebA faces, centre block, README) found the hole PSNR flat after ~400:
-    # 18.97 dB at 400, 19.07 at 450, 18.98 at 550, at ~0.1 s an iteration on a 2-core CPU.
-    iterations: int = 400
-    restarts: int = 8  # z's searched per requested sample; the best one is returned
-    lr: float = 0.01  # Adam on z (Yeh et al.'s public implementation)
-    prior_weight: float = 0.003  # lambda of eq. 19
-    landmark_weight: float = 1.0  # eq. 20 weighs every term alike
-    window: int = 7  # eq. 15's neighbourhood
-    patience: int = 100  # a restart stops after this many steps without improving ...
-    min_improvement: float = 1e-3  # ... by this relative amount
-    landmark_threshold: float = 3.0  # eq. 17-18, pixels at 64 px
-    # Differentiable landmark term (needs face-analysis weights). Off by default: running the
-    # face-analysis network forward and backward on every restart at every iteration measured
-    # 2.4 s/iteration against 0.14 s without it (8 restarts, shipped weights, 2-core CPU), i.e.
-    # 40 minutes a photo at 1000 iterations. The thesis's own landmark loss (eq. 17-18) only
-    # ranks restarts (``rank_by_landmarks``), which stays on.
-    heatmap_loss: bool = False
-    rank_by_landmarks: bool = True  # thresholded landmark loss when choosing the best restart
-    poisson: bool = True
-    preview_every: int = 20
-
-
 def importance_weights(hole: Tensor, window: int = 7) -> Tensor:
     """Eq. 15: each known pixel weighs the fraction of hole pixels in its window; hole pixels 0."""
     near_hole = F.avg_pool2d(hole, window, stride=1, padding=window // 2, count_include_pad=True)
@@ -243,56 +220,42 @@ class LatentSearch:
 
 
 def poisson_blend(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np.ndarray:
-    """Blend ``source`` into ``target``'s hole by Poisson editing (cv2.seamlessClone).
+    """Blend ``source`` into ``target``'s hole by Poisson editing (Yeh et al. 2017's last step).
 
-    The images are padded first so a hole touching the border still has a boundary to match;
-    passing the mask's own box centre keeps the clone in place. OpenCV takes its boundary values
-    a few pixels *inside* the mask it is given (a hole dilated by 1-2 px came back black: the
-    blanked hole pixels were the boundary), so the region is the hole grown by 5 px.
+    OpenCV takes its boundary values a few pixels *inside* the region it is given (a hole dilated
+    by 1-2 px came back black: the blanked hole pixels were the boundary), so the region is the
+    hole grown by 5 px, and the target's hole holds the source so no blanked pixel is a boundary.
     """
     grow = 5
-    pad = grow + 3
-    src = cv2.copyMakeBorder(source, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    # Where the hole reaches the photo's edge the padding mirrors it: give those pixels the
-    # source's values, not the blanked ones, so the edge adds no dark boundary.
     filled = np.where(hole[:, :, None], source, target).astype(target.dtype)
-    dst = cv2.copyMakeBorder(filled, pad, pad, pad, pad, cv2.BORDER_REFLECT)
-    region = cv2.dilate(hole.astype(np.uint8) * 255, np.ones((2 * grow + 1, 2 * grow + 1), np.uint8))
-    region = cv2.copyMakeBorder(region, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-    x, y, w, h = cv2.boundingRect(region)
-    blended = cv2.seamlessClone(src, dst, region, (x + w // 2, y + h // 2), cv2.NORMAL_CLONE)
-    return blended[pad:-pad, pad:-pad]
+    region = cv2.dilate(hole.astype(np.uint8), np.ones((2 * grow + 1, 2 * grow + 1), np.uint8)) > 0
+    return np.where(region[:, :, None], seamless_clone(source, filled, region), target)
 
 
-@register
 class DCGANInpainter(TorchInpaintModel):
-    info = ModelInfo(
-        name="dcgan",
-        display_name="DCGAN latent search",
-        paper="Semantic face inpainting by DCGAN latent-space search with a landmark loss (after Yeh et al., CVPR 2017)",
-        resolution=64,
-        diverse=True,
-        iterative=True,
-        weights_name="dcgan",
-        description="Searches a face generator's latent space for the face that best fits around the hole.",
-    )
+    """Latent search per request; the landmark network loads on the first run whose settings use it."""
 
     def __init__(self, device=None, weights=None, settings: SearchSettings | None = None, face_analysis_weights=None) -> None:
         super().__init__(device=device, weights=weights)
         self.settings = settings or SearchSettings()
         self.face_analysis_weights = face_analysis_weights
+        self.face_analysis: nn.Module | None = None
+        self._face_analysis_tried = False
 
     network_cls = DCGANNet
     architecture_cls = DCGANArchitecture
 
-    def _load(self) -> None:
-        super()._load()
-        self.face_analysis = self._load_face_analysis()
+    def _face_analysis_for(self, settings: SearchSettings) -> nn.Module | None:
+        """The landmark terms' network if ``settings`` use it, loaded once; None without its weights."""
+        if not (settings.heatmap_loss or settings.rank_by_landmarks):
+            return None
+        if not self._face_analysis_tried:
+            self._face_analysis_tried = True
+            self.face_analysis = self._load_face_analysis()
+        return self.face_analysis
 
     def _load_face_analysis(self) -> nn.Module | None:
-        """The landmark terms' network; without its weights the search runs on context and prior only."""
-        if not (self.settings.heatmap_loss or self.settings.rank_by_landmarks):
-            return None
+        """Without the face-analysis weights the search runs on context and prior only."""
         try:
             net, _ = load_face_analysis(self.face_analysis_weights or "face-analysis", device=self.device)
         except WeightsError as err:
@@ -305,7 +268,7 @@ class DCGANInpainter(TorchInpaintModel):
     def _networks(self) -> list[nn.Module]:
         return [self.net] + ([self.face_analysis] if self.face_analysis is not None else [])
 
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
         device = self.net_device
         size = self.arch.resolution
         image, hole = crop_to_network(crop, mask, size, device)
@@ -315,11 +278,11 @@ class DCGANInpainter(TorchInpaintModel):
                 shown = self.to_crop(self.net.generator(latent), crop.shape[:2])[0]
             progress(0.95 * fraction, message, np.where(mask[:, :, None] > 127, shown, crop))
 
-        search = LatentSearch(self.net, self.settings, self.face_analysis)
-        result = search.run(image, hole, seeds, progress=preview, should_cancel=should_cancel)
+        search = LatentSearch(self.net, settings, self._face_analysis_for(settings))
+        result = search.run(image, hole, seeds, progress=preview, should_cancel=cancel.is_set)
         outputs = []
         for generated, seed in zip(self.to_crop(result.images, crop.shape[:2]), seeds):
-            if self.settings.poisson:
+            if settings.poisson:
                 generated = poisson_blend(generated, crop, mask > 127)
             outputs.append(CropCompletion(generated, seed))
         return outputs

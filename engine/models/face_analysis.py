@@ -13,6 +13,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from engine.errors import ConfigError
 from engine.models.torch_base import load_network
 
 NUM_LANDMARKS = 68
@@ -28,7 +29,7 @@ class FaceAnalysisArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution % (2**self.depth):
-            raise ValueError(f"resolution {self.resolution} is not divisible by 2**depth = {2**self.depth}")
+            raise ConfigError(f"resolution {self.resolution} is not divisible by 2**depth = {2**self.depth}")
 
 
 def _conv_block(cin: int, cout: int, stride: int = 1) -> nn.Sequential:

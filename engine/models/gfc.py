@@ -1,4 +1,4 @@
-"""GFC, Generative Face Completion (seed 003, Li et al. 2017): encoder-decoder with a bottleneck.
+"""GFC, Generative Face Completion (Li et al. 2017): encoder-decoder with a bottleneck.
 
 Encoder: VGG-19's conv1_1 .. pool3 (2, 2 and 4 3x3 convs with max pooling), two more convs and a
 pool, then a fully connected bottleneck; the decoder mirrors it with upsampling. The input is the
@@ -12,7 +12,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.errors import ConfigError
+from engine.models.base import CropCompletion
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 # VGG-19 up to pool3 plus GFC's two extra convs: (convs, channel multiple of ``width``) per stage.
@@ -27,7 +28,7 @@ class GFCArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution % 16:
-            raise ValueError(f"GFC needs a resolution divisible by 16, got {self.resolution}")
+            raise ConfigError(f"GFC needs a resolution divisible by 16, got {self.resolution}")
 
     @property
     def coarse(self) -> int:
@@ -77,22 +78,12 @@ def noise_fill(image: Tensor, mask: Tensor, generator: torch.Generator | None = 
     return image * (1 - mask) + noise * mask
 
 
-@register
-class GFCInpaint(TorchInpaintModel):
-    info = ModelInfo(
-        name="gfc",
-        display_name="GFC",
-        paper="Li et al. 2017, Generative face completion",
-        resolution=128,
-        weights_name="gfc",
-        description="Encoder-decoder trained with local and global discriminators and a parsing loss.",
-    )
-
+class GFCInpainter(TorchInpaintModel):
     network_cls = GFCGenerator
     architecture_cls = GFCArchitecture
 
     @torch.no_grad()
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
         image, hole = crop_to_network(crop, mask, self.arch.resolution, self.net_device)
         out = network_to_crop(self.net(noise_fill(image, hole, torch.Generator().manual_seed(seeds[0]))), crop.shape[:2])
         return [CropCompletion(image=tensor_to_image(out[0]), seed=seeds[0])]

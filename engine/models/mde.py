@@ -1,4 +1,4 @@
-"""The Missing Data Encoder (seed 004, Dapogny, Cord and Perez): completion from channel-wise fragments.
+"""The Missing Data Encoder (Dapogny, Cord and Perez 2020): completion from channel-wise fragments.
 
 Generator (2.5, Fig. 4): a VGG-like encoder (3x3 conv / batch norm / ReLU, strided-conv
 downsampling) ending in one large fully connected layer, a mirrored decoder (transposed convs) with
@@ -24,8 +24,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, ModelInfo, register
-from engine.masks import channel_masks
+from engine.errors import ConfigError
+from engine.masks.channel import channel_masks
+from engine.models.base import CropCompletion
 from engine.models.torch_base import TorchInpaintModel, network_to_crop
 
 
@@ -38,7 +39,7 @@ class MDEArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution % 2**self.depth:
-            raise ValueError(f"MDE resolution {self.resolution} is not divisible by 2**depth = {2**self.depth}")
+            raise ConfigError(f"MDE resolution {self.resolution} is not divisible by 2**depth = {2**self.depth}")
 
     @property
     def widths(self) -> list[int]:
@@ -129,27 +130,16 @@ def channel_hole(mask: np.ndarray) -> np.ndarray:
     return np.repeat(hole[:, :, None], 3, axis=2) if hole.ndim == 2 else hole
 
 
-@register
 class MDEInpainter(TorchInpaintModel):
-    info = ModelInfo(
-        name="mde",
-        display_name="Missing Data Encoder",
-        paper="Dapogny, Cord, Perez: The Missing Data Encoder, cross-channel image completion (hide-and-seek GAN)",
-        resolution=96,
-        diverse=True,
-        channel_masks=True,
-        weights_name="mde",
-        description="Completes holes and missing colour channels; seeds re-mask the known pixels for variety.",
-    )
+    """One sample per chunk, so Cancel waits for at most one sample's passes."""
 
-    remask_ratio = 0.75  # S of the REC re-mask: the fraction of each channel a seed keeps visible
-    resample_steps = 1  # 3.1.2: >1 completes, re-masks and completes again
+    seeds_per_chunk = 1
 
     network_cls = MDEGenerator
     architecture_cls = MDEArchitecture
 
     @torch.inference_mode()
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
         device = self.net_device
         size = self.arch.resolution
         hole = channel_hole(mask)
@@ -157,8 +147,9 @@ class MDEInpainter(TorchInpaintModel):
         for index, seed in enumerate(seeds):
             rng = np.random.default_rng(seed)
             current = crop
-            for _ in range(self.resample_steps):
-                remask = channel_masks(crop.shape[:2], "REC", self.remask_ratio, seed=rng) > 127
+            for step in range(settings.resample_steps):
+                cancel.check(f"at resampling step {step} of sample {index + 1}")
+                remask = channel_masks(crop.shape[:2], "REC", settings.remask_ratio, seed=rng) > 127
                 current = self.complete_once(current, hole | remask, size, device)
                 current = np.where(hole, current, crop)  # the user's known pixels are never resampled
             results.append(CropCompletion(current, seed))

@@ -25,7 +25,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.inpainter import CropCompletion, ModelInfo, register
+from engine.errors import ConfigError
+from engine.models.base import CropCompletion
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 PROBABILITY_RULES = ("continuous", "exponential")
@@ -45,9 +46,9 @@ class PDGANArchitecture:
 
     def __post_init__(self) -> None:
         if self.resolution < 16 or self.resolution & (self.resolution - 1):
-            raise ValueError(f"PD-GAN needs a power-of-two resolution of at least 16, got {self.resolution}")
+            raise ConfigError(f"PD-GAN needs a power-of-two resolution of at least 16, got {self.resolution}")
         if self.probability not in PROBABILITY_RULES:
-            raise ValueError(f"probability must be one of {PROBABILITY_RULES}, got {self.probability!r}")
+            raise ConfigError(f"probability must be one of {PROBABILITY_RULES}, got {self.probability!r}")
 
 
 def latent_for_seed(seed: int, dim: int) -> Tensor:
@@ -258,23 +259,15 @@ class PDGANNet(nn.Module):
         return self.generator(z, self.coarse(image, known), known)
 
 
-@register
 class PDGANInpainter(TorchInpaintModel):
-    info = ModelInfo(
-        name="pdgan",
-        display_name="PD-GAN (faces)",
-        paper="Shi, Wang, Zhang: Probabilistic Diverse GAN based face inpainting (after Liu et al., CVPR 2021)",
-        resolution=256,
-        diverse=True,
-        weights_name="pdgan",
-        description="Draws several different plausible faces for the hole, each reproducible from its seed.",
-    )
+    """Samples are drawn in batches of ``seeds_per_chunk``: batched for speed, small for Cancel."""
 
+    seeds_per_chunk = 4
     network_cls = PDGANNet
     architecture_cls = PDGANArchitecture
 
     @torch.inference_mode()
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
         device = self.net_device
         image, hole = crop_to_network(crop, mask, self.arch.resolution, device)
         z = torch.stack([latent_for_seed(s, self.arch.latent_dim) for s in seeds]).to(device)

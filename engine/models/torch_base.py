@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -17,7 +18,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import WeightsError
-from engine.inpainter import InpaintModel
+from engine.models.base import InpaintModel
+from engine.weights import load_state_dict, match_module
 
 
 def architecture_from_metadata(cls, metadata: dict[str, Any], source: str):
@@ -36,8 +38,6 @@ def architecture_from_metadata(cls, metadata: dict[str, Any], source: str):
 def load_network(source, build: Callable[[Any], nn.Module], arch_cls, *, device="cpu") -> tuple[nn.Module, Any]:
     """Read weights (path or manifest name) once, build the network its metadata describes, check
     every key and shape against it, load, and return it in eval mode with its architecture."""
-    from engine.weights import load_state_dict, match_module
-
     tensors, metadata = load_state_dict(source, device="cpu")
     arch = architecture_from_metadata(arch_cls, metadata, str(source))
     net = build(arch)

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import inpainter
 from engine.cli_inpaint import main
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo
+from tests.engine.models import toy_models
 
 
 def load(path) -> np.ndarray:
@@ -23,15 +22,6 @@ def mask_file(tmp_path, sample_photo):
     path = tmp_path / "hole.png"
     Image.fromarray(mask).save(path)
     return path, mask
-
-
-class NoiseModel(InpaintModel):
-    info = ModelInfo(name="test-noise", display_name="Noise", paper="none", resolution=0, diverse=True, needs_face=False)
-
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
-        return [
-            CropCompletion(np.random.default_rng(s).integers(0, 256, crop.shape, dtype=np.uint8), seed=s) for s in seeds
-        ]
 
 
 def test_mask_file(tmp_path, sample_photo_path, sample_photo, mask_file, capsys):
@@ -56,8 +46,7 @@ def test_preset_lands_on_the_face(tmp_path, sample_photo_path, sample_photo, sam
 
 
 def test_samples_go_into_a_folder_named_by_seed(tmp_path, sample_photo_path, mask_file, monkeypatch):
-    monkeypatch.setattr(inpainter, "MODELS", dict(inpainter.MODELS))
-    inpainter.register(NoiseModel)
+    toy_models.add_row(monkeypatch, toy_models.NOISE)
     out = tmp_path / "samples"
     argv = [str(sample_photo_path), "--mask", str(mask_file[0]), "--model", "test-noise", "--samples", "3"]
     assert main([*argv, "--seed", "10", "-o", str(out)]) == 0

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine import inpainter
 from engine.evaluation import PROTOCOLS, EvalConfig, evaluate, list_images
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo
+from engine.models import ModelSpec
+from engine.models.base import ModelInfo
+from tests.engine.models import toy_models
 
 ROW_KEYS = {"model", "case", "n", "psnr", "ssim", "l1_hole", "landmark_nme"}
 
@@ -39,14 +40,12 @@ def masks_dir(tmp_path_factory):
     return folder
 
 
-class FlatFaceModel(InpaintModel):
+class Flat64Inpainter(toy_models.GreyInpainter):
     """A 64 px face model: paints the hole mid-grey."""
 
-    info = ModelInfo(name="test-flat-64", display_name="Flat 64", paper="none", resolution=64)
 
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
-        assert crop.shape == (64, 64, 3)
-        return [CropCompletion(np.full_like(crop, 128), seed=seeds[0])]
+FLAT_64 = ModelSpec(ModelInfo(name="test-flat-64", display_name="Flat 64", paper="none", resolution=64),
+                    f"{__name__}:Flat64Inpainter", toy_models.ToySettings)
 
 
 def run(faces_dir, protocol: str, **kwargs):
@@ -103,8 +102,7 @@ def test_same_seed_same_numbers(faces_dir):
 
 
 def test_any_resolution_and_resized_face_models(faces_dir, monkeypatch):
-    monkeypatch.setattr(inpainter, "MODELS", dict(inpainter.MODELS))
-    inpainter.register(FlatFaceModel)
+    toy_models.add_row(monkeypatch, FLAT_64)
     report = run(faces_dir, "center-block", models=["test-flat-64", "telea"], resolution=96, limit=1)
     assert report.config["resolution"] == 96
     assert report.config["resized_models"] == ["test-flat-64 (64 px)"]

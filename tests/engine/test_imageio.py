@@ -14,10 +14,12 @@ from PIL import Image, ImageCms
 
 from engine.errors import ImageReadError, ImageWriteError, MaskError
 from engine.imageio import (
+    ImageLossWarning,
     composite_over_white,
     read_image,
     read_image_with_info,
     read_mask,
+    save_completion,
     save_image,
     save_mask,
 )
@@ -26,12 +28,12 @@ RNG = np.random.default_rng(1234)
 PHOTO = RNG.integers(0, 256, (24, 32, 3), dtype=np.uint8)  # 32 wide, 24 tall: orientation shows
 
 
+def chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
 def _png_header(width: int, height: int) -> bytes:
     """A PNG that claims ``width`` x ``height`` but carries almost no data."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
     ihdr = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 16)) + chunk(b"IEND", b"")
 
@@ -242,6 +244,10 @@ def test_huge_header_is_refused_without_decoding(tmp_path):
     with pytest.raises(ImageReadError, match="megapixels") as info:
         read_image(tmp_path / "huge.png")
     assert "huge.png" in str(info.value)
+    assert "over the limit of 100 megapixels" in str(info.value) and "400 megapixels" in str(info.value)
+    (tmp_path / "vast.png").write_bytes(_png_header(60000, 60000))  # issue 11: reported as "over 179 megapixels"
+    with pytest.raises(ImageReadError, match=r"\(3,600 megapixels\) is over the limit of 100 megapixels"):
+        read_image(tmp_path / "vast.png")
     (tmp_path / "big.png").write_bytes(_png_header(5000, 4000))
     with pytest.raises(ImageReadError, match="5000x4000"):
         read_image(tmp_path / "big.png", max_pixels=1_000_000)
@@ -254,16 +260,29 @@ def test_corrupt_pixel_data_with_a_valid_header(tmp_path):
 
 
 # -- masks ----------------------------------------------------------------------------------------
-def test_read_mask_thresholds_luminance(tmp_path):
+def test_read_mask_thresholds_any_channel(tmp_path):
     gray = np.array([[0, 127, 128, 255]], np.uint8)
     Image.fromarray(gray).save(tmp_path / "m.png")
     np.testing.assert_array_equal(read_mask(tmp_path / "m.png"), [[0, 0, 255, 255]])
-    rgb = np.zeros((1, 3, 3), np.uint8)
+    rgb = np.zeros((1, 5, 3), np.uint8)
     rgb[0, 0] = (255, 255, 255)
-    rgb[0, 1] = (255, 0, 0)  # pure red: luminance 76, not a hole
-    rgb[0, 2] = (0, 255, 0)  # pure green: luminance 150, a hole
+    rgb[0, 1] = (255, 0, 0)  # pure red: a hole (issue 11: its luminance of 76 made the mask "empty")
+    rgb[0, 2] = (0, 255, 0)
+    rgb[0, 3] = (0, 0, 255)
+    rgb[0, 4] = (127, 127, 127)  # dark: kept
     Image.fromarray(rgb).save(tmp_path / "rgb.png")
-    np.testing.assert_array_equal(read_mask(tmp_path / "rgb.png"), [[255, 0, 255]])
+    np.testing.assert_array_equal(read_mask(tmp_path / "rgb.png"), [[255, 255, 255, 255, 0]])
+
+
+def test_a_mask_painted_pure_red_is_not_called_empty(tmp_path):
+    from engine.inpainter import create_model
+
+    red = np.zeros((*PHOTO.shape[:2], 3), np.uint8)
+    red[8:16, 8:16] = (255, 0, 0)
+    Image.fromarray(red).save(tmp_path / "red.png")
+    mask = read_mask(tmp_path / "red.png", PHOTO.shape)
+    assert mask[8:16, 8:16].all() and mask.sum() == 64 * 255
+    create_model("telea").inpaint(PHOTO, mask)  # "the mask is empty" before
 
 
 def test_read_mask_uses_alpha_of_a_transparent_layer(tmp_path):
@@ -308,8 +327,9 @@ def test_save_mask_is_binary_lossless_and_refuses_jpeg(tmp_path):
 def test_overwrite_is_refused_unless_asked(tmp_path):
     path = save_image(tmp_path / "out.png", PHOTO)
     before = path.read_bytes()
-    with pytest.raises(ImageWriteError, match="already exists"):
+    with pytest.raises(ImageWriteError, match="already exists") as info:
         save_image(path, 255 - PHOTO)
+    assert "--overwrite" in str(info.value) and "overwrite=True" not in str(info.value)  # issue 11
     assert path.read_bytes() == before
     save_image(path, 255 - PHOTO, overwrite=True)
     np.testing.assert_array_equal(read_image(path), 255 - PHOTO)
@@ -377,3 +397,155 @@ def test_alpha_is_kept_by_png_and_flattened_by_jpeg(tmp_path):
     np.testing.assert_array_equal(kept, np.dstack([PHOTO, alpha]))
     flat = read_image(save_image(tmp_path / "a.jpg", PHOTO, alpha=alpha, quality=100))
     assert flat[:, 20:].mean() > 250  # the transparent half became white
+
+
+# -- saving a completion in kind (issue 11, defect 5) ---------------------------------------------
+SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+HOLE = np.zeros(PHOTO.shape[:2], np.uint8)
+HOLE[6:14, 10:20] = 255
+FILL = np.full(PHOTO.shape, 77, np.uint8)  # what a model put in the hole
+
+
+def deep_png(path: Path, rgba16: np.ndarray, *, icc: bytes | None = None, orientation: int | None = None) -> Path:
+    """A 16-bit PNG (OpenCV), with an ICC profile and an EXIF orientation spliced in."""
+    channels = [2, 1, 0, 3][: rgba16.shape[2]]
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(rgba16[:, :, channels]))
+    assert ok
+    data = data.tobytes()
+    extra = b""
+    if icc is not None:
+        extra += chunk(b"iCCP", b"p\x00\x00" + zlib.compress(icc))
+    if orientation is not None:
+        exif = Image.Exif()
+        exif[0x0112] = orientation
+        extra += chunk(b"eXIf", exif.tobytes()[6:])
+    path.write_bytes(data[:33] + extra + data[33:])
+    return path
+
+
+def rgba16() -> np.ndarray:
+    values = RNG.integers(0, 65536, (*PHOTO.shape[:2], 4), dtype=np.uint16)
+    values[0, 0, 3] = 0  # fully transparent somewhere
+    return values
+
+
+@pytest.mark.parametrize("suffix", [".png", ".tif"])
+def test_16_bit_alpha_and_profile_survive_outside_the_hole(tmp_path, suffix):
+    """The original failure: faceinpaint-inpaint dropped alpha (white), the profile and 16-bit depth."""
+    samples = rgba16()
+    source = read_image_with_info(deep_png(tmp_path / "in.png", samples, icc=SRGB))
+    np.testing.assert_array_equal(source.deep, samples)
+    assert source.alpha is not None and source.icc_profile == SRGB
+    with warnings_as_errors():
+        out = save_completion(tmp_path / f"out{suffix}", FILL, HOLE, source)
+    back = read_image_with_info(out)
+    outside = HOLE == 0
+    np.testing.assert_array_equal(back.deep[outside], samples[outside])  # every channel, alpha included
+    np.testing.assert_array_equal(back.deep[HOLE > 0][:, :3], np.full((80, 3), 77 * 257))
+    np.testing.assert_array_equal(back.deep[:, :, 3], samples[:, :, 3])
+    assert back.icc_profile == SRGB
+
+
+def test_16_bit_to_an_8_bit_format_warns_instead_of_losing_silently(tmp_path):
+    source = read_image_with_info(deep_png(tmp_path / "in.png", rgba16()))
+    with pytest.warns(ImageLossWarning) as caught:
+        save_completion(tmp_path / "out.jpg", FILL, HOLE, source)
+    text = " ".join(str(w.message) for w in caught)
+    assert "16-bit" in text and "transparency" in text and "lossy" in text
+
+
+def test_8_bit_alpha_is_kept_and_webp_is_written_losslessly(tmp_path):
+    alpha = RNG.integers(0, 256, PHOTO.shape[:2], dtype=np.uint8)
+    Image.fromarray(np.dstack([PHOTO, alpha]), "RGBA").save(tmp_path / "in.png", icc_profile=SRGB)
+    source = read_image_with_info(tmp_path / "in.png")
+    for suffix in (".png", ".webp", ".tif"):
+        with warnings_as_errors():
+            out = save_completion(tmp_path / f"out{suffix}", FILL, HOLE, source)
+        back = read_image_with_info(out)
+        np.testing.assert_array_equal(back.alpha, alpha)
+        np.testing.assert_array_equal(back.pixels[HOLE == 0], PHOTO[HOLE == 0])
+        np.testing.assert_array_equal(back.pixels[HOLE > 0], FILL[HOLE > 0])
+        assert back.icc_profile == SRGB
+
+
+@pytest.mark.parametrize("suffix, warned", [(".jpg", ["transparency", "lossy"]),
+                                            (".bmp", ["transparency", "profile", "EXIF"])])
+def test_formats_that_cannot_keep_everything_say_what_is_lost(tmp_path, suffix, warned):
+    exif = Image.Exif()
+    exif[0x010F] = "FaceInpaint Test Camera"
+    Image.fromarray(np.dstack([PHOTO, np.full(PHOTO.shape[:2], 200, np.uint8)]), "RGBA").save(
+        tmp_path / "in.png", icc_profile=SRGB, exif=exif.tobytes())
+    with pytest.warns(ImageLossWarning) as caught:
+        save_completion(tmp_path / f"out{suffix}", FILL, HOLE, read_image_with_info(tmp_path / "in.png"))
+    text = " ".join(str(w.message) for w in caught)
+    assert all(word in text for word in warned) and f"out{suffix}" in text
+
+
+def test_a_channel_wise_hole_keeps_the_known_channels(tmp_path):
+    """Issue 11, defect 13 at the save: a green-only hole must not change red or blue."""
+    Image.fromarray(PHOTO).save(tmp_path / "in.png")
+    channels = np.zeros(PHOTO.shape, np.uint8)
+    channels[6:14, 10:20, 1] = 255
+    out = save_completion(tmp_path / "out.png", FILL, channels, read_image_with_info(tmp_path / "in.png"))
+    back = read_image(out)
+    np.testing.assert_array_equal(back[:, :, [0, 2]], PHOTO[:, :, [0, 2]])
+    np.testing.assert_array_equal(back[6:14, 10:20, 1], 77)
+
+
+def test_save_completion_refuses_what_save_image_refuses(tmp_path):
+    Image.fromarray(PHOTO).save(tmp_path / "in.png")
+    source = read_image_with_info(tmp_path / "in.png")
+    with pytest.raises(ImageWriteError, match="input photo"):
+        save_completion(tmp_path / "in.png", FILL, HOLE, source, overwrite=True, protect=tmp_path / "in.png")
+    with pytest.raises(ImageWriteError, match="already exists"):
+        save_completion(tmp_path / "in.png", FILL, HOLE, source)
+    with pytest.raises(MaskError, match="does not fit"):
+        save_completion(tmp_path / "out.png", FILL, HOLE[:10], source)
+    assert read_image(tmp_path / "in.png").tobytes() == PHOTO.tobytes()
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_16_bit_files_are_turned_upright_as_8_bit_ones(tmp_path, orientation):
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    Image.fromarray(PHOTO).save(tmp_path / "in8.png", exif=exif.tobytes())
+    deep = deep_png(tmp_path / "in16.png", PHOTO.astype(np.uint16) * 257, orientation=orientation)
+    eight, sixteen = read_image_with_info(tmp_path / "in8.png"), read_image_with_info(deep)
+    np.testing.assert_array_equal(sixteen.pixels, eight.pixels)
+    np.testing.assert_array_equal(sixteen.deep, eight.pixels.astype(np.uint16) * 257)
+    out = save_completion(tmp_path / "out.png", FILL[: eight.pixels.shape[0], : eight.pixels.shape[1]]
+                          if orientation < 5 else np.full(eight.pixels.shape, 77, np.uint8),
+                          np.zeros(eight.pixels.shape[:2], np.uint8), sixteen)
+    np.testing.assert_array_equal(read_image_with_info(out).deep, sixteen.deep)  # saved upright: not turned twice
+
+
+class warnings_as_errors:
+    """Fail on any ImageLossWarning: a format that can keep everything must not warn."""
+
+    def __enter__(self):
+        import warnings
+
+        self._context = warnings.catch_warnings()
+        self._context.__enter__()
+        warnings.simplefilter("error", ImageLossWarning)
+
+    def __exit__(self, *exc):
+        return self._context.__exit__(*exc)
+
+
+def test_exif_is_kept_by_every_format_that_can_hold_it(tmp_path):
+    exif = Image.Exif()
+    exif[0x010F] = "FaceInpaint Test Camera"
+    Image.fromarray(PHOTO).save(tmp_path / "in.png", exif=exif.tobytes())
+    source = read_image_with_info(tmp_path / "in.png")
+    for suffix in (".png", ".tif", ".webp"):
+        with warnings_as_errors():
+            out = save_completion(tmp_path / f"out{suffix}", FILL, HOLE, source)
+        with Image.open(out) as im:
+            assert im.getexif()[0x010F] == "FaceInpaint Test Camera", suffix
+    deep = read_image_with_info(deep_png(tmp_path / "in16.png", rgba16(), orientation=1))
+    save_completion(tmp_path / "out16.png", FILL, HOLE, deep)
+    with Image.open(tmp_path / "out16.png") as im:
+        assert im.getexif()[0x0112] == 1
+    with pytest.warns(ImageLossWarning, match="without the photo's EXIF"):
+        save_completion(tmp_path / "out16.tif", FILL, HOLE, deep)

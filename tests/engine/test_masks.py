@@ -1,4 +1,4 @@
-"""engine.masks: reproducible generators hitting their ratios, MDE channel masks, presets, ops."""
+"""engine.masks: reproducible generators hitting their ratios, mask folders, MDE channel masks, presets."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from PIL import Image
 
 from engine import masks
 from engine.errors import MaskError, NoFaceError
-from engine.face import types as lm
+from engine.face import landmarks68
 from engine.face.align import TEMPLATE_FRACTIONS
 
 CROP = 128
@@ -18,8 +18,8 @@ TEMPLATE_EYES = TEMPLATE_FRACTIONS[:2] * CROP
 def _canonical(landmarks: np.ndarray) -> np.ndarray:
     """Landmarks moved by a similarity so the eye centres sit exactly on the 128 px template."""
     points = np.asarray(landmarks, np.float64)
-    eyes = np.stack([points[lm.LEFT_EYE].mean(axis=0), points[lm.RIGHT_EYE].mean(axis=0)])
-    as_complex = lambda p: p[..., 0] + 1j * p[..., 1]  # noqa: E731
+    eyes = np.stack([points[landmarks68.LEFT_EYE].mean(axis=0), points[landmarks68.RIGHT_EYE].mean(axis=0)])
+    as_complex = lambda p: p[..., 0] + 1j * p[..., 1]
     scale_rotation = as_complex(TEMPLATE_EYES[1] - TEMPLATE_EYES[0]) / as_complex(eyes[1] - eyes[0])
     moved = (as_complex(points) - as_complex(eyes[0])) * scale_rotation + as_complex(TEMPLATE_EYES[0])
     return np.stack([moved.real, moved.imag], axis=1)
@@ -252,14 +252,14 @@ def test_presets_land_on_the_right_part_of_the_sample_face(sample_photo, sample_
         return mask
 
     left_eye, right_eye = preset("left-eye"), preset("right-eye")
-    assert _covers(left_eye, points[lm.LEFT_EYE]).all() and not _covers(left_eye, points[lm.RIGHT_EYE]).any()
-    assert _covers(right_eye, points[lm.RIGHT_EYE]).all() and not _covers(right_eye, points[lm.LEFT_EYE]).any()
-    assert _covers(preset("mouth"), points[lm.OUTER_LIPS.start : lm.INNER_LIPS.stop]).all()
-    assert not _covers(preset("mouth"), points[lm.LEFT_EYE]).any()
-    eyes = points[lm.LEFT_EYE.start : lm.RIGHT_EYE.stop]
+    assert _covers(left_eye, points[landmarks68.LEFT_EYE]).all() and not _covers(left_eye, points[landmarks68.RIGHT_EYE]).any()
+    assert _covers(right_eye, points[landmarks68.RIGHT_EYE]).all() and not _covers(right_eye, points[landmarks68.LEFT_EYE]).any()
+    assert _covers(preset("mouth"), points[landmarks68.OUTER_LIPS.start : landmarks68.INNER_LIPS.stop]).all()
+    assert not _covers(preset("mouth"), points[landmarks68.LEFT_EYE]).any()
+    eyes = points[landmarks68.LEFT_EYE.start : landmarks68.RIGHT_EYE.stop]
     assert _covers(preset("upper-face"), eyes).all() and _covers(preset("both-eyes"), eyes).all()
-    assert not _covers(preset("upper-face"), points[lm.OUTER_LIPS]).any()
-    assert _covers(preset("lower-face"), points[lm.OUTER_LIPS]).all() and not _covers(preset("lower-face"), eyes).any()
+    assert not _covers(preset("upper-face"), points[landmarks68.OUTER_LIPS]).any()
+    assert _covers(preset("lower-face"), points[landmarks68.OUTER_LIPS]).all() and not _covers(preset("lower-face"), eyes).any()
     left_cheek, right_cheek = points[[2, 3, 4]], points[[12, 13, 14]]  # jaw points beside the cheeks
     inner_left_cheek = (left_cheek + points[[31, 31, 48]]) / 2
     inner_right_cheek = (right_cheek + points[[35, 35, 54]]) / 2
@@ -322,63 +322,16 @@ def test_presets_refuse_bad_input(canonical_landmarks):
         masks.preset_mask("mouth", np.zeros((68, 2)), (CROP, CROP))
 
 
-# -- operations -----------------------------------------------------------------------------------
-SQUARE = np.zeros((40, 40), np.uint8)
-SQUARE[10:30, 10:30] = 255
+@pytest.mark.parametrize("size", [64, 65, 128])
+def test_center_block_is_the_centred_quarter_of_the_crop_and_the_preset_agrees_on_the_template(size):
+    block = masks.center_block(size)
+    rows, cols = np.nonzero(block)
+    assert rows.min() == size - 1 - rows.max() and cols.min() == size - 1 - cols.max()  # centred
+    assert abs(masks.hole_ratio(block) - 0.25) < 0.03
+    if size == 128:  # the preset, drawn from the template's landmarks, is the same square
+        from engine.face.align import canonical_five_points
 
-
-def test_grow_then_shrink_restores_a_square():
-    grown = masks.grow(SQUARE, 3)
-    assert np.count_nonzero(grown) > np.count_nonzero(SQUARE)
-    assert (grown[7:33, 10:30] == 255).all() and grown[6, 20] == 0  # 3 px on each side, not 4
-    np.testing.assert_array_equal(masks.shrink(grown, 3), SQUARE)
-    shrunk = masks.shrink(SQUARE, 2)
-    assert np.count_nonzero(shrunk) == 16 * 16
-    np.testing.assert_array_equal(masks.grow(SQUARE, 0), SQUARE)
-
-
-def test_invert_twice_is_identity():
-    np.testing.assert_array_equal(masks.invert(masks.invert(SQUARE)), SQUARE)
-    assert np.count_nonzero(masks.invert(SQUARE)) == 40 * 40 - 20 * 20
-
-
-def test_union_and_intersect():
-    other = np.zeros_like(SQUARE)
-    other[20:40, 20:40] = 255
-    both = masks.union(SQUARE, other)
-    common = masks.intersect(SQUARE, other)
-    assert np.count_nonzero(both) == 400 + 400 - 100 and np.count_nonzero(common) == 100
-    assert (common[20:30, 20:30] == 255).all()
-    np.testing.assert_array_equal(masks.union(SQUARE), SQUARE)
-    with pytest.raises(MaskError, match="one size"):
-        masks.union(SQUARE, np.zeros((8, 8), np.uint8))
-    with pytest.raises(MaskError, match="at least one"):
-        masks.intersect()
-
-
-def test_feather_is_one_on_the_hole_and_fades_outside():
-    alpha = masks.feather(SQUARE, 4)
-    assert alpha.dtype == np.float32 and alpha.min() >= 0 and alpha.max() <= 1
-    assert (alpha[SQUARE == 255] == 1).all()
-    row = alpha[20, 30:40]
-    assert (np.diff(row) <= 0).all() and 0 < row[1] < 1 and row[5:].max() == 0
-    np.testing.assert_array_equal(masks.feather(SQUARE, 0), SQUARE / 255)
-
-
-def test_resize_mask_stays_binary():
-    soft = np.linspace(0, 255, 40 * 40).reshape(40, 40).astype(np.uint8)
-    for shape in ((13, 17), (160, 120, 3)):
-        out = masks.resize_mask(soft, shape)
-        assert out.shape == shape[:2] and set(np.unique(out)) == {0, 255}
-    np.testing.assert_array_equal(masks.resize_mask(masks.resize_mask(SQUARE, (80, 80)), (40, 40)), SQUARE)
-
-
-def test_hole_ratio_and_to_binary_accept_any_type():
-    assert masks.hole_ratio(SQUARE) == 0.25
-    assert masks.hole_ratio(SQUARE > 0) == 0.25
-    for variant in (SQUARE > 0, SQUARE / 255.0, (SQUARE // 255).astype(np.int64), SQUARE.astype(np.uint16) * 257):
-        np.testing.assert_array_equal(masks.to_binary(variant), SQUARE)
-    with pytest.raises(MaskError, match="numpy array"):
-        masks.to_binary([[0, 1]])
-    with pytest.raises(MaskError, match="pixel distance"):
-        masks.grow(SQUARE, -1)
+        eyes = canonical_five_points(size)[:2]
+        landmarks = np.zeros((68, 2))
+        landmarks[36:42], landmarks[42:48] = eyes[0], eyes[1]
+        assert np.array_equal(masks.preset_mask("center-block", landmarks, size), block)

@@ -4,7 +4,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine.inpainter import create_model
+from engine.models import create_model
 from engine.prefill import MAX_RADIUS, MIN_RADIUS, WORK_HALF_THICKNESS, radius_for_hole
 
 
@@ -31,7 +31,7 @@ def test_flat_colour_is_continued_into_the_hole(name):
     image[30:60, 30:60] = 0  # what the hole hides must not matter
     mask = np.zeros((96, 96), np.uint8)
     mask[25:65, 25:65] = 255
-    [out] = create_model(name).complete(image, mask, seed=0)
+    [out] = create_model(name).inpaint_crop(image, mask, seed=0)
     assert np.abs(out.image[mask > 0].astype(int) - (200, 40, 90)).max() <= 4  # fast marching rounds a little
 
 
@@ -41,9 +41,9 @@ def test_thick_holes_are_filled_at_reduced_scale_close_to_full_resolution(name, 
 
     mask = disc(sample_photo.shape[:2], (256, 200), 3 * WORK_HALF_THICKNESS)
     model = create_model(name)
-    [reduced] = model.complete(sample_photo, mask, seed=0)
+    [reduced] = model.inpaint_crop(sample_photo, mask, seed=0)
     monkeypatch.setattr(prefill, "WORK_HALF_THICKNESS", 10_000)  # force the full-resolution fill
-    [full] = model.complete(sample_photo, mask, seed=0)
+    [full] = model.inpaint_crop(sample_photo, mask, seed=0)
     hole = mask > 0
     assert np.array_equal(reduced.image[~hole], sample_photo[~hole])
     # same smooth fill: the two differ by a few grey levels on average

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -175,25 +176,33 @@ def test_metadata_is_stored_as_strings(weights_home):
     assert stored["method"] == "tiny" and json.loads(stored["architecture"]) == ARCHITECTURE
 
 
-def test_failed_save_keeps_the_old_file(saved):
+def test_failed_save_keeps_the_old_file(saved, monkeypatch):
+    """The writer fails half-way through the file it was given: with the atomic write that file
+    is a temporary one, so the old weights survive; a direct write would have truncated them."""
+    import safetensors.torch
+
     _, path = saved
     before = path.read_bytes()
-    with pytest.raises(Exception):
-        save_state_dict(path, {"bad": "not a tensor"}, {})
+
+    def write_half_then_fail(tensors, filename, metadata=None):
+        with open(filename, "wb") as fh:
+            fh.write(before[: len(before) // 2])
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(safetensors.torch, "save_file", write_half_then_fail)
+    with pytest.raises(WeightsError, match="disk is full.*nothing was changed"):
+        save_state_dict(path, TinyNet().state_dict(), {"method": "tiny"})
     assert path.read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["manifest.json", "tiny.safetensors"]
 
 
-def test_registry_uses_check_weights_for_models_with_weights():
-    from engine.inpainter import InpaintModel, ModelInfo
+def test_table_rows_use_check_weights_for_models_with_weights():
+    from engine.models import ModelSpec
+    from engine.models.base import ModelInfo
 
-    class NeedsWeights(InpaintModel):
-        info = ModelInfo(name="needs", display_name="Needs", paper="", resolution=64, weights_name="tiny")
-
-        def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
-            raise AssertionError
-
-    status = NeedsWeights.weights_status()
+    row = ModelSpec(ModelInfo(name="needs", display_name="Needs", paper="", resolution=64, weights_name="tiny"),
+                    "nowhere:Missing")
+    status = row.weights_status()  # never imports the class
     assert not status.ready and "tiny" in status.reason
 
 
@@ -206,3 +215,133 @@ def test_header_length_with_a_low_byte_of_0x80_is_not_taken_for_a_pickle(weights
     assert path.read_bytes()[0] == 0x80
     _, metadata = load_state_dict(path, module=TinyNet())
     assert metadata["method"] == "tiny" and check_weights("tiny", path).ready
+
+
+# -- hostile metadata and manifests (issue 11, defects 4, 6, 9, 11) ---------------------------------
+def save_with_architecture(home, architecture, name="tiny.safetensors"):
+    return save_state_dict(home / name, TinyNet().state_dict(), {"method": "tiny", "architecture": architecture})
+
+
+@pytest.mark.parametrize("architecture, match", [
+    ({"width": 3000}, "'width' = 3000, outside the sane range"),
+    ({"resolution": 1 << 20}, "'resolution' = 1048576, outside"),
+    ({"width": -8}, "'width' = -8, outside"),
+    ({"width": "64"}, "'width' = '64'; it must be a whole number"),
+    ({"width": 64.0}, "must be a whole number"),
+    ({"width": True}, "must be a whole number"),
+    ({"channels": -1}, "'channels' = -1, outside"),
+    ({"channels": float("inf")}, "'channels' = inf"),
+    ({"tasks": [1, 2]}, "expected a short list of names"),
+    ({"extra": {"nested": 1}}, "'extra' a value of type dict"),
+    ([64, 64], "is not an object"),
+])
+def test_insane_architecture_records_are_refused_before_any_network_is_built(weights_home, architecture, match):
+    path = save_with_architecture(weights_home, architecture)
+    with pytest.raises(WeightsError, match=match) as err:
+        load_state_dict(path)
+    assert str(path) in str(err.value)
+    status = check_weights("tiny", path)  # pickers and --list-models say so too, without raising
+    assert not status.ready and status.reason == str(err.value)
+
+
+def test_shipped_architectures_are_within_the_bounds():
+    from engine.weights import check_architecture
+
+    shipped = json.loads((Path(__file__).parents[2] / "resources" / "weights" / "manifest.json").read_text())
+    for name, entry in shipped["models"].items():
+        assert check_architecture(entry["architecture"], name) == entry["architecture"]
+
+
+def test_a_collagan_file_claiming_width_3000_fails_in_one_line_without_allocating(weights_home):
+    """The original failure: 3.9 KB of metadata made collaGAN allocate gigabytes before any check."""
+    from engine.models.collagan import CollaGANArchitecture, CollaGANGenerator
+    from engine.models.torch_base import load_network
+
+    path = save_with_architecture(weights_home, {"resolution": 128, "width": 3000, "tasks": ["i"]})
+    assert path.stat().st_size < 8192
+    built = []
+    with pytest.raises(WeightsError, match="'width' = 3000"):
+        load_network(path, lambda arch: built.append(arch) or CollaGANGenerator(arch), CollaGANArchitecture)
+    assert built == []
+
+
+def test_build_checked_builds_for_real_only_what_the_file_fills(weights_home):
+    from engine.weights import build_checked
+
+    tensors = TinyNet(4).state_dict()
+    devices = []
+
+    def build(channels):
+        devices.append(torch.empty(()).device.type)
+        return TinyNet(channels)
+
+    assert isinstance(build_checked(build, 4, tensors, "tiny.safetensors"), TinyNet)
+    assert devices == ["meta", "cpu"]
+    devices.clear()
+    with pytest.raises(WeightsError, match="wrong shape"):
+        build_checked(build, 64, tensors, "tiny.safetensors")
+    assert devices == ["meta"]
+
+
+@pytest.mark.xfail(strict=True, reason="issue 11 defect 4: engine/models/torch_base.load_network builds the network "
+                   "the metadata describes for real before matching it to the file; it should call "
+                   "engine.weights.build_checked(build, arch, tensors, source) instead of build(arch)")
+def test_model_loader_matches_on_the_meta_device_before_allocating(weights_home):
+    from engine.models.torch_base import load_network
+
+    path = save_state_dict(weights_home / "tiny.safetensors", TinyNet(4).state_dict(),
+                           {"method": "tiny", "architecture": {"channels": 64}})
+    devices = []
+
+    def build(arch):
+        devices.append(torch.empty(()).device.type)
+        return TinyNet(arch.channels)
+
+    import dataclasses
+
+    @dataclasses.dataclass
+    class Arch:
+        channels: int = 4
+
+    with pytest.raises(WeightsError, match="wrong shape"):
+        load_network(path, build, Arch)
+    assert devices == ["meta"]
+
+
+def write_manifest(home, models):
+    (home / "manifest.json").write_text(json.dumps({"version": 1, "models": models}))
+
+
+def test_a_manifest_entry_that_is_not_an_object_is_one_line(weights_home):
+    write_manifest(weights_home, {"tiny": "tiny.safetensors"})
+    expect_failure("tiny", "entry 'tiny' is not an object")
+
+
+def test_a_manifest_entry_without_a_file_is_named_not_a_key_error(weights_home):
+    """The original message was "collagan cannot run: 'file'" (a KeyError's text)."""
+    write_manifest(weights_home, {"tiny": {"sha256": "0" * 64}})
+    expect_failure("tiny", "entry 'tiny' names no \"file\"")
+
+
+@pytest.mark.parametrize("file", ["../outside.safetensors", "/etc/passwd", "sub/tiny.safetensors", ".."])
+def test_manifest_files_must_stay_inside_the_weights_folder(weights_home, tmp_path, file):
+    outside = save_with_architecture(tmp_path, {"channels": 4}, name="outside.safetensors")
+    write_manifest(weights_home, {"tiny": {"file": file, "sha256": sha256_file(outside)}})
+    expect_failure("tiny", "must be a file name inside the weights folder")
+
+
+@pytest.mark.parametrize("sha256", ["", None, "abc", "G" * 64])
+def test_an_empty_or_malformed_sha256_does_not_skip_the_hash_check(saved, weights_home, sha256):
+    _, path = saved
+    entry = {"file": path.name, "sha256": sha256}
+    write_manifest(weights_home, {"tiny": entry})
+    expect_failure("tiny", "no valid \"sha256\"")
+    expect_failure(path, "no valid \"sha256\"")  # by path too: the entry that names the file is checked
+
+
+def test_a_tampered_file_named_by_an_entry_with_an_empty_hash_is_refused(saved, weights_home):
+    """The original failure: with "sha256": "" a replaced file loaded without any check."""
+    _, path = saved
+    save_with_architecture(weights_home, {"channels": 4})  # replaced by another (valid) file
+    write_manifest(weights_home, {"tiny": {"file": path.name, "sha256": ""}})
+    assert not check_weights("tiny").ready

@@ -11,7 +11,7 @@ import dataclasses
 import numpy as np
 import pytest
 
-from engine.inpainter import create_model, list_models
+from engine.models import create_model, list_models
 from engine.paths import weights_dir
 from engine.weights import read_manifest, sha256_file
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from engine.errors import WeightsError
-from engine.inpainter import create_model, get_model_class
+from engine.models import create_model, get_model_class
 from engine.models.collagan import CollaGANArchitecture, CollaGANGenerator
 from engine.weights import save_state_dict
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from engine.errors import CancelledError
-from engine.inpainter import create_model
+from engine.models import create_model
+from engine.models.base import CancelToken
 from engine.models.dcgan import (
     DCGANArchitecture,
     DCGANNet,
@@ -134,11 +135,11 @@ def test_poisson_blend_takes_its_boundary_from_the_known_pixels_not_the_blanked_
 
 def test_engine_model_returns_diverse_results_identical_outside_the_mask(tiny_weights, face_crop):
     model = create_model("dcgan", device="cpu", weights=tiny_weights)
-    model.settings = QUICK
     mask = np.zeros((64, 64), np.uint8)
     mask[28:50, 16:48] = 255
     previews = []
-    results = model.complete(face_crop, mask, samples=2, seed=4, progress=lambda f, m="", p=None: previews.append(p))
+    results = model.inpaint_crop(face_crop, mask, samples=2, seed=4, settings=QUICK,
+                                 progress=lambda f, m="", p=None: previews.append(p))
     hole = mask > 127
     assert [r.seed for r in results] == [4, 5]
     for r in results:
@@ -164,3 +165,13 @@ def test_landmark_terms_join_the_search_with_a_face_analysis_network():
     assert torch.all(with_landmarks > without)
     result = search.run(image, hole, [0])
     assert torch.isfinite(result.losses).all()
+
+
+def test_cancel_stops_the_search_between_iterations(tiny_weights, face_crop):
+    model = create_model("dcgan", device="cpu", weights=tiny_weights)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[28:50, 16:48] = 255
+    token = CancelToken()
+    with pytest.raises(CancelledError, match="iteration 6"):  # progress comes every 5th iteration
+        model.inpaint_crop(face_crop, mask, seed=0, cancel=token, settings={"iterations": 30, "preview_every": 5},
+                           progress=lambda f, m="", p=None: token.cancel() if p is not None and f > 0 else None)

@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 import torch
 
-from engine.errors import WeightsError
+from engine.errors import ConfigError, WeightsError
 from engine.models.face_analysis import (
     FaceAnalysisArchitecture,
     FaceAnalysisNet,
@@ -55,5 +55,5 @@ def test_weights_round_trip_and_refusal(tmp_path):
     save_state_dict(wrong, net.state_dict(), {"method": "face-analysis", "architecture": {"resolution": 32, "width": 8, "depth": 3}})
     with pytest.raises(WeightsError, match="wrong.safetensors"):
         load_face_analysis(wrong)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="divisible"):
         FaceAnalysisArchitecture(resolution=36, depth=3)

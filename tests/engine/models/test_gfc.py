@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.inpainter import create_model
+from engine.errors import ConfigError
+from engine.models import create_model
 from engine.models.gfc import GFCArchitecture, GFCGenerator
 from engine.weights import save_state_dict
 
@@ -30,7 +31,7 @@ def test_encoder_follows_vgg19_to_pool3_plus_two_convs():
     assert len(convs) == 2 + 2 + 4 + 2 and len(pools) == 4
     assert net.fc[1].out_features == 16  # the fully connected bottleneck
     assert net(torch.zeros(1, 3, 128, 128)).shape == (1, 3, 128, 128)
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="divisible by 16"):
         GFCArchitecture(resolution=72)
 
 

@@ -8,8 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from engine.inpainter import create_model
+from engine.errors import CancelledError
 from engine.masks import channel_masks
+from engine.models import create_model
+from engine.models.base import CancelToken
 from engine.models.mde import MDEArchitecture, MDEDiscriminator, MDEGenerator
 from engine.weights import save_state_dict
 
@@ -50,7 +52,7 @@ def test_ordinary_mask_completes_the_hole_only(tiny_weights, face_crop):
     model = create_model("mde", device="cpu", weights=tiny_weights)
     mask = np.zeros((96, 96), np.uint8)
     mask[30:70, 20:76] = 255
-    [result] = model.complete(face_crop, mask, seed=3)
+    [result] = model.inpaint_crop(face_crop, mask, seed=3)
     hole = mask > 127
     assert np.array_equal(result.image[~hole], face_crop[~hole])
     assert not np.array_equal(result.image[hole], face_crop[hole])
@@ -59,7 +61,7 @@ def test_ordinary_mask_completes_the_hole_only(tiny_weights, face_crop):
 def test_channel_wise_mask_keeps_each_channels_known_values(tiny_weights, face_crop):
     model = create_model("mde", device="cpu", weights=tiny_weights)
     mask = channel_masks((96, 96), "REC", 0.3, seed=1)
-    [result] = model.complete(face_crop, mask, seed=3)
+    [result] = model.inpaint_crop(face_crop, mask, seed=3)
     for c in range(3):
         known = mask[:, :, c] == 0
         assert np.array_equal(result.image[:, :, c][known], face_crop[:, :, c][known])
@@ -69,9 +71,9 @@ def test_seeds_re_mask_for_diversity_and_reproduce_exactly(tiny_weights, face_cr
     model = create_model("mde", device="cpu", weights=tiny_weights)
     mask = np.zeros((96, 96), np.uint8)
     mask[30:70, 20:76] = 255
-    first, second = model.complete(face_crop, mask, samples=2, seed=5)
+    first, second = model.inpaint_crop(face_crop, mask, samples=2, seed=5)
     assert not np.array_equal(first.image, second.image)
-    [again] = model.complete(face_crop, mask, samples=1, seed=second.seed)
+    [again] = model.inpaint_crop(face_crop, mask, samples=1, seed=second.seed)
     assert np.array_equal(again.image, second.image)
 
 
@@ -79,7 +81,20 @@ def test_iterative_resampling_changes_the_completion(tiny_weights, face_crop):
     model = create_model("mde", device="cpu", weights=tiny_weights)
     mask = np.zeros((96, 96), np.uint8)
     mask[30:70, 20:76] = 255
-    [once] = model.complete(face_crop, mask, seed=8)
-    model.resample_steps = 3
-    [thrice] = model.complete(face_crop, mask, seed=8)
+    [once] = model.inpaint_crop(face_crop, mask, seed=8)
+    [thrice] = model.inpaint_crop(face_crop, mask, seed=8, settings={"resample_steps": 3})
     assert not np.array_equal(once.image, thrice.image)
+
+
+def test_cancel_stops_mde_between_samples_and_between_resampling_steps(tiny_weights, face_crop):
+    model = create_model("mde", device="cpu", weights=tiny_weights)
+    mask = np.zeros((96, 96), np.uint8)
+    mask[30:70, 20:76] = 255
+    token = CancelToken()
+    with pytest.raises(CancelledError, match="after 1 of 3"):
+        model.inpaint_crop(face_crop, mask, samples=3, seed=0, cancel=token,
+                           progress=lambda f, m="", p=None: token.cancel())
+    polls = []  # cancelled from outside after the third look: during the second resampling step
+    token = CancelToken(poll=lambda: polls.append(1) or len(polls) > 3)
+    with pytest.raises(CancelledError, match="resampling step"):
+        model.inpaint_crop(face_crop, mask, seed=0, cancel=token, settings={"resample_steps": 4})

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from engine.errors import WeightsError
-from engine.inpainter import create_model
+from engine.errors import CancelledError, ConfigError, WeightsError
+from engine.models import create_model
+from engine.models.base import CancelToken
 from engine.models.pdgan import PDGANArchitecture, PDGANNet, latent_for_seed, probability_map
 from engine.weights import save_state_dict
 
@@ -88,7 +89,7 @@ def test_a_sample_does_not_depend_on_its_batch():
 def test_samples_differ_inside_the_hole_and_match_outside(tiny_weights, face_crop):
     model = create_model("pdgan", device="cpu", weights=tiny_weights)
     mask = centre_hole()
-    results = model.complete(face_crop, mask, samples=4, seed=11)
+    results = model.inpaint_crop(face_crop, mask, samples=4, seed=11)
     assert [r.seed for r in results] == [11, 12, 13, 14]
     hole = mask > 127
     for r in results:
@@ -102,8 +103,8 @@ def test_samples_differ_inside_the_hole_and_match_outside(tiny_weights, face_cro
 def test_a_sample_is_reproduced_from_its_seed_alone(tiny_weights, face_crop):
     model = create_model("pdgan", device="cpu", weights=tiny_weights)
     mask = centre_hole()
-    third = model.complete(face_crop, mask, samples=4, seed=20)[2]
-    [again] = model.complete(face_crop, mask, samples=1, seed=third.seed)
+    third = model.inpaint_crop(face_crop, mask, samples=4, seed=20)[2]
+    [again] = model.inpaint_crop(face_crop, mask, samples=1, seed=third.seed)
     # Batched and single convolutions may round differently in the last float bit.
     assert np.abs(again.image.astype(int) - third.image.astype(int)).max() <= 1
 
@@ -118,7 +119,7 @@ def test_weights_of_another_architecture_are_refused_naming_the_file(tmp_path, f
     )
     model = create_model("pdgan", device="cpu", weights=wider)
     with pytest.raises(WeightsError, match="claims_wider"):
-        model.complete(face_crop, centre_hole(), seed=0)
+        model.inpaint_crop(face_crop, centre_hole(), seed=0)
 
 
 def test_the_original_exponential_rule_builds_a_working_network_for_comparison():
@@ -127,5 +128,19 @@ def test_the_original_exponential_rule_builds_a_working_network_for_comparison()
     with torch.no_grad():
         out = net(torch.zeros(1, 3, 32, 32), hole_known(), torch.randn(2, arch.latent_dim))
     assert out.shape == (2, 3, 32, 32) and torch.isfinite(out).all()
-    with pytest.raises(ValueError):
+    with pytest.raises(ConfigError, match="probability"):
         PDGANArchitecture(probability="nearest")
+
+
+def test_cancel_stops_pdgan_after_the_current_chunk_of_samples(tiny_weights, face_crop):
+    model = create_model("pdgan", device="cpu", weights=tiny_weights)
+    token = CancelToken()
+    fractions = []
+
+    def progress(fraction, message="", preview=None):
+        fractions.append(fraction)
+        token.cancel()  # pressed while the first chunk is drawn
+
+    with pytest.raises(CancelledError, match=f"after {model.seeds_per_chunk} of 8"):
+        model.inpaint_crop(face_crop, centre_hole(), samples=8, seed=0, progress=progress, cancel=token)
+    assert max(fractions) <= 0.5

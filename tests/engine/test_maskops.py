@@ -1,0 +1,69 @@
+"""engine.maskops: grow / shrink / feather / invert / union / intersect, resizing and hole ratios."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from engine import maskops
+from engine.errors import MaskError
+
+SQUARE = np.zeros((40, 40), np.uint8)
+SQUARE[10:30, 10:30] = 255
+
+
+def test_grow_then_shrink_restores_a_square():
+    grown = maskops.grow(SQUARE, 3)
+    assert np.count_nonzero(grown) > np.count_nonzero(SQUARE)
+    assert (grown[7:33, 10:30] == 255).all() and grown[6, 20] == 0  # 3 px on each side, not 4
+    np.testing.assert_array_equal(maskops.shrink(grown, 3), SQUARE)
+    shrunk = maskops.shrink(SQUARE, 2)
+    assert np.count_nonzero(shrunk) == 16 * 16
+    np.testing.assert_array_equal(maskops.grow(SQUARE, 0), SQUARE)
+
+
+def test_invert_twice_is_identity():
+    np.testing.assert_array_equal(maskops.invert(maskops.invert(SQUARE)), SQUARE)
+    assert np.count_nonzero(maskops.invert(SQUARE)) == 40 * 40 - 20 * 20
+
+
+def test_union_and_intersect():
+    other = np.zeros_like(SQUARE)
+    other[20:40, 20:40] = 255
+    both = maskops.union(SQUARE, other)
+    common = maskops.intersect(SQUARE, other)
+    assert np.count_nonzero(both) == 400 + 400 - 100 and np.count_nonzero(common) == 100
+    assert (common[20:30, 20:30] == 255).all()
+    np.testing.assert_array_equal(maskops.union(SQUARE), SQUARE)
+    with pytest.raises(MaskError, match="one size"):
+        maskops.union(SQUARE, np.zeros((8, 8), np.uint8))
+    with pytest.raises(MaskError, match="at least one"):
+        maskops.intersect()
+
+
+def test_feather_is_one_on_the_hole_and_fades_outside():
+    alpha = maskops.feather(SQUARE, 4)
+    assert alpha.dtype == np.float32 and alpha.min() >= 0 and alpha.max() <= 1
+    assert (alpha[SQUARE == 255] == 1).all()
+    row = alpha[20, 30:40]
+    assert (np.diff(row) <= 0).all() and 0 < row[1] < 1 and row[5:].max() == 0
+    np.testing.assert_array_equal(maskops.feather(SQUARE, 0), SQUARE / 255)
+
+
+def test_resize_mask_stays_binary():
+    soft = np.linspace(0, 255, 40 * 40).reshape(40, 40).astype(np.uint8)
+    for shape in ((13, 17), (160, 120, 3)):
+        out = maskops.resize_mask(soft, shape)
+        assert out.shape == shape[:2] and set(np.unique(out)) == {0, 255}
+    np.testing.assert_array_equal(maskops.resize_mask(maskops.resize_mask(SQUARE, (80, 80)), (40, 40)), SQUARE)
+
+
+def test_hole_ratio_and_to_binary_accept_any_type():
+    assert maskops.hole_ratio(SQUARE) == 0.25
+    assert maskops.hole_ratio(SQUARE > 0) == 0.25
+    for variant in (SQUARE > 0, SQUARE / 255.0, (SQUARE // 255).astype(np.int64), SQUARE.astype(np.uint16) * 257):
+        np.testing.assert_array_equal(maskops.to_binary(variant), SQUARE)
+    with pytest.raises(MaskError, match="numpy array"):
+        maskops.to_binary([[0, 1]])
+    with pytest.raises(MaskError, match="pixel distance"):
+        maskops.grow(SQUARE, -1)
