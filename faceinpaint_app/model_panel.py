@@ -21,8 +21,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.inpainter import ModelInfo, WeightsStatus, get_model_class, list_models
-from faceinpaint_app.settings_form import SettingsForm, settings_schema
+from engine.models import get_spec, list_models
+from engine.models.base import ModelInfo
+from engine.weights import WeightsStatus
+from faceinpaint_app.settings_form import SettingsForm, model_settings_fields
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 RANDOM_SEED = -1
@@ -58,7 +60,7 @@ def model_entries(loaded: dict[str, Path] | None = None) -> list[ModelEntry]:
     entries = []
     for info in list_models():
         weights = loaded.get(info.name)
-        status = get_model_class(info.name).weights_status(weights)
+        status = get_spec(info.name).weights_status(weights)  # reads the table only: no torch
         entries.append(ModelEntry(info, status.ready, plain_reason(info, status, weights), weights))
     return entries
 
@@ -202,5 +204,5 @@ class ModelPanel(QWidget):
             f"{info.description}<br>{state}"
         )
         self.samples.setEnabled(info.diverse)
-        self.settings_form.show_model(info.name, settings_schema(info.name))
+        self.settings_form.show_model(info.name, model_settings_fields(info.name))
         self.current_changed.emit(info.name)

@@ -42,7 +42,7 @@ ENTRY_ROLE = Qt.ItemDataRole.UserRole
 class ResultEntry:
     """One completion and the mask of the run that made it (applying composites inside it)."""
 
-    result: object  # engine.inpainter.InpaintResult
+    result: object  # engine.models.base.InpaintResult
     mask: np.ndarray
     model: str
     diverse: bool = False  # the model samples: its seed tells this completion apart

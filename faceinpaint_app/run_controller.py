@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from engine.inpainter import get_model_class
+from engine.models import get_spec
 from faceinpaint_app.results_browser import ResultEntry
 from faceinpaint_app.worker import EngineClient, InpaintJob, ModelOutcome
 
@@ -127,7 +127,7 @@ class RunController(QObject):
                 w.show_error(f"{outcome.model} could not complete the photo", outcome.error)
             return
         self._produced_results = True
-        diverse = get_model_class(outcome.model).info.diverse
+        diverse = get_spec(outcome.model).info.diverse
         entries = [ResultEntry(result, mask, outcome.model, diverse) for result in outcome.results]
         if compare:
             w.compare_grid.set_result(outcome.model, outcome.results[0].image,

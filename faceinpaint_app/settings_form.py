@@ -1,84 +1,53 @@
 """Option widgets generated from a model's run-settings dataclass, so the app names no model field.
 
-``settings_schema(name)`` is the one adapter to the engine: it reads the fields of the model's
-settings dataclass and their metadata (``label``, ``min``, ``max``, ``step``, ``help``; all
-optional; ``tunable=False`` hides a field). ``SettingsForm`` turns a schema into spin boxes and check boxes, and remembers what
-the user typed per model, so selecting a model again keeps its values.
+The schema comes from the model's row in ``engine.models.MODELS`` (its settings class and the
+fields' metadata: label, range, step, help), read without importing the model or torch. Fields
+that are not int, float or bool, or that are marked ``tunable=False``, get no widget.
+``SettingsForm`` remembers what the user typed per model, so selecting a model again keeps it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QFormLayout, QLabel, QSpinBox, QWidget
 
-from engine.inpainter import create_model
+from engine.models import get_spec
+from engine.models.settings import SettingField, settings_schema
 
 INT_RANGE = (0, 1_000_000)
 FLOAT_RANGE = (0.0, 1e6)
+WIDGET_TYPES = (int, float, bool)
 
 
-@dataclass(frozen=True)
-class SettingField:
-    """One tunable run setting as the option panel shows it."""
-
-    name: str
-    kind: type  # int, float or bool
-    default: Any
-    label: str
-    minimum: float | None = None
-    maximum: float | None = None
-    step: float | None = None
-    help: str = ""
+def tunable_fields(settings_cls: type) -> list[SettingField]:
+    """The fields of a settings class that the option panel shows."""
+    return [f for f in settings_schema(settings_cls) if f.tunable and f.type in WIDGET_TYPES]
 
 
-def schema_of(settings_cls: type) -> list[SettingField]:
-    """The int, float and bool fields of a settings dataclass, described by their metadata."""
-    fields = []
-    for spec in dataclasses.fields(settings_cls):
-        kind = {"int": int, "float": float, "bool": bool}.get(getattr(spec.type, "__name__", spec.type))
-        meta = spec.metadata
-        hidden = spec.name.startswith("_") or meta.get("tunable", True) is False  # expert knobs stay out
-        if kind is None or hidden or spec.default is dataclasses.MISSING:
-            continue
-        fields.append(SettingField(
-            name=spec.name, kind=kind, default=spec.default,
-            label=meta.get("label", spec.name.replace("_", " ").capitalize()).rstrip(":"),
-            minimum=meta.get("min"), maximum=meta.get("max"), step=meta.get("step"), help=meta.get("help", ""),
-        ))
-    return fields
+def model_settings_fields(name: str) -> list[SettingField]:
+    return tunable_fields(get_spec(name).settings_cls)
 
 
-def settings_class(name: str) -> type | None:
-    """The model's settings dataclass (today read from an unloaded instance: no weights are read)."""
-    settings = getattr(create_model(name, device="cpu"), "settings", None)
-    return type(settings) if dataclasses.is_dataclass(settings) else None
-
-
-def settings_schema(name: str) -> list[SettingField]:
-    cls = settings_class(name)
-    return schema_of(cls) if cls is not None else []
+def bounds(field: SettingField, default: tuple[float, float]) -> tuple[float, float]:
+    """The field's range, each missing end taken from ``default``."""
+    return (default[0] if field.min is None else field.min, default[1] if field.max is None else field.max)
 
 
 def make_editor(field: SettingField) -> QWidget:
-    if field.kind is bool:
+    if field.type is bool:
         editor = QCheckBox()
         editor.setChecked(bool(field.default))
-    elif field.kind is int:
+    elif field.type is int:
         editor = QSpinBox()
-        low, high = INT_RANGE
-        editor.setRange(int(field.minimum if field.minimum is not None else low),
-                        int(field.maximum if field.maximum is not None else high))
+        low, high = bounds(field, INT_RANGE)
+        editor.setRange(int(low), int(high))
         editor.setSingleStep(int(field.step or 1))
         editor.setValue(int(field.default))
     else:
         editor = QDoubleSpinBox()
-        low, high = FLOAT_RANGE
         editor.setDecimals(4)
-        editor.setRange(field.minimum if field.minimum is not None else low,
-                        field.maximum if field.maximum is not None else high)
+        editor.setRange(*bounds(field, FLOAT_RANGE))
         editor.setSingleStep(field.step or max(abs(field.default) / 10, 1e-4))
         editor.setValue(float(field.default))
     editor.setObjectName(field.name)
@@ -118,7 +87,7 @@ class SettingsForm(QWidget):
             editor = make_editor(field)
             if field.name in remembered:
                 set_editor_value(editor, remembered[field.name])
-            label = QLabel(f"{field.label}:")
+            label = QLabel(f"{field.label.rstrip(':')}:")
             label.setToolTip(field.help)
             self.form.addRow(label, editor)
             self.editors[field.name] = editor

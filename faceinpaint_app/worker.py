@@ -2,16 +2,15 @@
 
 ``EngineClient`` lives in the GUI thread and owns a ``QThread`` running one ``EngineWorker``.
 Jobs travel to the worker as queued signals; progress, previews and outcomes travel back the
-same way. Cancelling sets a ``threading.Event`` that models poll through ``should_cancel``.
+same way. Cancelling sets the job's ``CancelToken``, which every model honours between chunks of
+samples and iterative ones between steps.
 Models are created once per (name, device) and cached on the worker thread.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,6 +19,8 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.errors import CancelledError, FaceInpaintError
+from engine.models import create_model
+from engine.models.base import CancelToken, InpaintRequest, region_of_interest
 
 log = logging.getLogger(__name__)
 
@@ -40,11 +41,11 @@ class InpaintJob:
     seed: int | None = None
     face: Any = None  # engine.face.Face the user picked, or None to let the model choose
     device: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)  # e.g. {"iterations": 300}: fields of model.settings
+    options: dict[str, Any] = field(default_factory=dict)  # run settings: fields of the model's settings class
     reference: np.ndarray | None = None  # the intact photo: when given, results are scored against it
     weights: dict[str, Any] = field(default_factory=dict)  # model -> .safetensors path loaded by the user
     job_id: int = 0
-    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancel: CancelToken = field(default_factory=CancelToken)
 
 
 @dataclass
@@ -52,7 +53,7 @@ class ModelOutcome:
     """What one model of a job produced: results, or a message fit to show the user."""
 
     model: str
-    results: list = field(default_factory=list)  # engine.inpainter.InpaintResult
+    results: list = field(default_factory=list)  # engine.models.base.InpaintResult
     error: str = ""
     metrics: list[dict[str, float]] = field(default_factory=list)  # one dict per result when scored
 
@@ -80,7 +81,7 @@ class EngineWorker(QObject):
     def run(self, job: InpaintJob) -> None:
         cancelled = False
         for name in job.models:
-            if job.cancel_event.is_set():
+            if job.cancel.cancelled:
                 cancelled = True
                 break
             try:
@@ -96,16 +97,10 @@ class EngineWorker(QObject):
 
     def _run_model(self, name: str, job: InpaintJob) -> ModelOutcome:
         model = self.model(name, job.device, job.weights.get(name))
-        apply_settings(model, job.options)
-        results = model.inpaint(
-            job.image,
-            job.mask,
-            samples=job.samples,
-            seed=job.seed,
-            face=job.face,
-            progress=self._progress_reporter(job.job_id, name),
-            should_cancel=job.cancel_event.is_set,
-        )
+        results = model.inpaint(InpaintRequest(
+            image=job.image, mask=job.mask, samples=job.samples, seed=job.seed, face=job.face,
+            settings=job.options or None, progress=self._progress_reporter(job.job_id, name), cancel=job.cancel,
+        ))
         outcome = ModelOutcome(name, results)
         if job.reference is not None:
             outcome.metrics = [score_result(job.reference, r.image, job.mask, job.face) for r in results]
@@ -115,8 +110,6 @@ class EngineWorker(QObject):
         """The cached model instance for (name, device, weights), created and loaded on first use."""
         key = (name, device, weights)
         if key not in self._models:
-            from engine.inpainter import create_model
-
             model = create_model(name, device=device, weights=weights)
             model.load()
             self._models[key] = model
@@ -148,14 +141,6 @@ class EngineWorker(QObject):
         self.faces_found.emit(request_id, faces, error)
 
 
-def apply_settings(model, options: dict[str, Any]) -> None:
-    """Set the fields of ``model.settings`` (a dataclass, e.g. DCGAN's search) that it has."""
-    settings = getattr(model, "settings", None)
-    if dataclasses.is_dataclass(settings):
-        known = {key: value for key, value in options.items() if hasattr(settings, key)}
-        model.settings = dataclasses.replace(settings, **known)
-
-
 def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray, face: Any) -> dict[str, float]:
     """PSNR and SSIM around the hole, and landmark NME, of a completion against the intact photo.
 
@@ -166,8 +151,6 @@ def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray,
     """
     from engine import metrics
     from engine.face import detect_faces
-    from engine.inpainter import region_of_interest
-
     y0, y1, x0, x1 = region_of_interest(mask, margin=16)
     ref_part, out_part = reference[y0:y1, x0:x1], completed[y0:y1, x0:x1]
     scores = {"PSNR": metrics.psnr(ref_part, out_part), "SSIM": metrics.ssim(ref_part, out_part)}
@@ -231,7 +214,7 @@ class EngineClient(QObject):
 
     def cancel(self) -> None:
         if self.current is not None:
-            self.current.cancel_event.set()
+            self.current.cancel.cancel()
 
     def _on_job_finished(self, job_id: int, cancelled: bool) -> None:
         if self.current is not None and self.current.job_id == job_id:

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from PySide6.QtWidgets import QFileDialog, QMessageBox
 
-from engine.inpainter import CropCompletion, InpaintModel, ModelInfo, register
+from engine.models import MODELS, register_class
+from engine.models.base import CropCompletion, InpaintModel, ModelInfo
 from engine.paths import weights_dir
 
 RUN_TIMEOUT_MS = 60_000
@@ -122,7 +123,7 @@ class StubbornModel(InpaintModel):
     started = threading.Event()
     release = threading.Event()
 
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
         type(self).started.set()
         type(self).release.wait(30)
         return [CropCompletion(crop.copy(), seed=seed) for seed in seeds]
@@ -133,7 +134,7 @@ def test_closing_during_a_long_step_does_not_freeze(known_faces, prefs, qtbot, s
     from faceinpaint_app.main_window import MainWindow
 
     monkeypatch.setattr(worker, "SHUTDOWN_WAIT_MS", 50)
-    register(StubbornModel)
+    register_class(StubbornModel)
     StubbornModel.started.clear()
     StubbornModel.release.clear()
     win = MainWindow(prefs, ask_before_discarding=False)
@@ -150,8 +151,6 @@ def test_closing_during_a_long_step_does_not_freeze(known_faces, prefs, qtbot, s
     finally:
         StubbornModel.release.set()
         thread.wait(30_000)
-        from engine.inpainter import MODELS
-
         MODELS.pop(StubbornModel.info.name, None)
     assert not worker.engine_threads_running()
 

@@ -11,7 +11,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.errors import WeightsError
-from engine.inpainter import MODELS, register
+from engine.models import MODELS, get_model_class, register_class
+from engine.models.base import ModelInfo
 
 RUN_TIMEOUT_MS = 60_000
 
@@ -81,14 +82,14 @@ def test_closing_during_a_run_stops_the_worker_cleanly(slow_model, known_faces, 
 
 
 def test_errors_are_shown_and_leave_the_photo_untouched(loaded_window, qtbot):
-    class BrokenWeights(MODELS["telea"]):
-        info = type(MODELS["telea"].info)(name="test-broken", display_name="Broken", paper="", resolution=0,
+    class BrokenWeights(get_model_class("telea")):
+        info = ModelInfo(name="test-broken", display_name="Broken", paper="", resolution=0,
                                           needs_face=False)
 
         def _load(self):
             raise WeightsError("test-broken.safetensors is truncated (12 of 4096 bytes)")
 
-    register(BrokenWeights)
+    register_class(BrokenWeights)
     try:
         win = loaded_window
         paint_box(win)

@@ -2,34 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from PySide6.QtWidgets import QCheckBox, QDoubleSpinBox, QSpinBox
 
-from faceinpaint_app.settings_form import SettingsForm, schema_of
+from engine.models.settings import setting
+from faceinpaint_app.settings_form import SettingsForm, model_settings_fields, tunable_fields
 
 
-@dataclass
+@dataclass(frozen=True)
 class ToySettings:
-    steps: int = field(default=30, metadata={"label": "Steps", "min": 1, "max": 500, "step": 10,
-                                              "help": "How many refinement steps"})
-    strength: float = field(default=0.25, metadata={"min": 0.0, "max": 1.0})
+    steps: int = setting(30, label="Steps:", min=1, max=500, step=10, help="How many refinement steps")
+    strength: float = setting(0.25, label="Strength", min=0.0, max=1.0)
     blend: bool = True
     name: str = "not a number"  # not a number: no widget
-    expert: float = field(default=0.5, metadata={"label": "Expert:", "tunable": False})  # hidden
+    expert: float = setting(0.5, label="Expert:", tunable=False)  # hidden
 
 
-def test_schema_reads_labels_ranges_and_help_from_field_metadata():
-    schema = {f.name: f for f in schema_of(ToySettings)}
-    assert list(schema) == ["steps", "strength", "blend"]
-    assert (schema["steps"].label, schema["steps"].minimum, schema["steps"].maximum) == ("Steps", 1, 500)
-    assert schema["strength"].label == "Strength" and schema["blend"].kind is bool
+def test_only_tunable_numbers_and_switches_get_widgets():
+    assert [f.name for f in tunable_fields(ToySettings)] == ["steps", "strength", "blend"]
+
+
+def test_the_dcgan_form_comes_from_its_table_row():
+    names = [f.name for f in model_settings_fields("dcgan")]
+    assert names[:2] == ["iterations", "restarts"] and "lr" not in names, names
+    assert model_settings_fields("telea") == []
 
 
 def test_form_builds_typed_editors_and_remembers_values_per_model(qtbot):
     form = SettingsForm()
     qtbot.addWidget(form)
-    form.show_model("toy", schema_of(ToySettings))
+    form.show_model("toy", tunable_fields(ToySettings))
     steps, strength, blend = (form.editors[k] for k in ("steps", "strength", "blend"))
     assert isinstance(steps, QSpinBox) and isinstance(strength, QDoubleSpinBox) and isinstance(blend, QCheckBox)
     assert (steps.minimum(), steps.maximum(), steps.singleStep()) == (1, 500, 10)
@@ -40,5 +43,5 @@ def test_form_builds_typed_editors_and_remembers_values_per_model(qtbot):
     assert form.values() == {"steps": 500, "strength": 0.25, "blend": False}
     form.show_model("other", [])
     assert form.values() == {} and form.isHidden()
-    form.show_model("toy", schema_of(ToySettings))
+    form.show_model("toy", tunable_fields(ToySettings))
     assert form.values() == {"steps": 500, "strength": 0.25, "blend": False}
