@@ -270,7 +270,7 @@ class ResultsBrowser(QWidget):
         self.preview_requested.emit(entry)  # last: the window then says whether Apply has anything to do
 
     def _show_seed(self, entry: ResultEntry) -> None:
-        if entry.result.seed is not None:
+        if entry.diverse and entry.result.seed is not None:  # a deterministic model's seed means nothing
             self.seed.setValue(entry.result.seed)
 
     def _emit_for_current(self, emit) -> None:
