@@ -77,7 +77,7 @@ def score(model: str, weights: Path | None, protocol: str, data: list[Path], sub
     from engine.evaluation import EvalConfig, evaluate
 
     config = EvalConfig(data=data, protocol=protocol, models=[model], weights={model: weights} if weights else {},
-                        subset=subset, seed=seed, device=device, face_backend="dlib")
+                        subset=subset, seed=seed, device=device, face_backend="dlib", face_metrics=False)
     report = evaluate(config, progress=False)
     rows = [row for row in report.rows if row["model"] == model and row.get("psnr") is not None]
     if not rows:
