@@ -65,6 +65,8 @@ class TrainConfig:
     adversarial_start: float = 0.0  # fraction of the run before adversarial/diversity terms enter
     adversarial_scale: float = 1.0  # their weights are multiplied by this
     val_every: int = 0  # steps between held-out scores; > 0 keeps the best as checkpoints/best.pt
+    device_batches: bool = False  # with a pack: keep it on the device and draw batches there (training.device_batches)
+    checkpoint_minutes: float = 0.0  # > 0: also checkpoint every this many minutes
     low_resolution: int = 0  # > 0: train at this size until ``low_resolution_until`` of the run (progressive)
     low_resolution_until: float = 0.75
 
