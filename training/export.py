@@ -127,7 +127,7 @@ def export_run(
     except (OSError, UnicodeDecodeError) as err:
         raise FaceInpaintError(f"{notes}: cannot read the notes ({err})") from None
     method, progress = load_run(run)
-    manifest_name = method.engine_weights_name or method.name
+    manifest_name = method.name
     in_weights_folder = _in_weights_folder(output)
     if in_weights_folder:
         _check_manifest_entry(manifest_name, output, overwrite=overwrite)

@@ -40,7 +40,6 @@ def unwrap(module: nn.Module) -> nn.Module:
 class TrainMethod(abc.ABC):
     name: ClassVar[str]
     config_cls: ClassVar[type[TrainConfig]]
-    engine_weights_name: ClassVar[str | None] = None  # manifest name of the export; None = ``name``
     # Config fields important enough to get their own ``--flag`` on this method's command line
     # (field name -> help); every other field is reachable with ``--set KEY=VALUE``.
     cli_options: ClassVar[dict[str, str]] = {}
