@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
 from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from engine.errors import ConfigError, WeightsError
+from engine.weights import load_state_dict
+from training import recipe
 from training.config import TrainConfig
 
 METHODS: dict[str, type["TrainMethod"]] = {}
@@ -133,9 +137,7 @@ class TrainMethod(abc.ABC):
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The run's mixed precision (bf16 where supported, fp16 on older GPUs); a no-op in fp32."""
-        from training.recipe import autocast
-
-        return autocast(self.precision, self.device)
+        return recipe.autocast(self.precision, self.device)
 
     @property
     def adversarial_weight(self) -> float:
@@ -144,9 +146,7 @@ class TrainMethod(abc.ABC):
 
     # -- EMA and continuing from shipped weights ---------------------------------------------------
     def setup_ema(self, decay: float) -> None:
-        from training.recipe import EMA
-
-        self.ema = {name: EMA(unwrap(getattr(self, name)), decay)
+        self.ema = {name: recipe.EMA(unwrap(getattr(self, name)), decay)
                     for name in self.ema_networks if decay > 0 and hasattr(self, name)}
 
     def update_ema(self) -> None:
@@ -185,16 +185,10 @@ class TrainMethod(abc.ABC):
 
         The file's architecture must be this run's; discriminators start fresh.
         """
-        from engine.errors import WeightsError
-        from engine.weights import load_state_dict
-        from training.config import ConfigError
-
         tensors, metadata = load_state_dict(path)
         _, architecture = self.export()
         recorded = metadata.get("architecture")
         if isinstance(recorded, str):
-            import json
-
             recorded = json.loads(recorded)
         if _normalise(recorded) != _normalise(architecture):
             raise ConfigError(f"--init {path}: its architecture {recorded} is not this run's {architecture}; "
@@ -239,8 +233,6 @@ class TrainMethod(abc.ABC):
 
 def _normalise(architecture: Any) -> Any:
     """JSON round trip: tuples and lists compare equal, as they do once stored."""
-    import json
-
     return json.loads(json.dumps(architecture)) if architecture is not None else None
 
 

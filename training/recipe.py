@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import logging
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from engine.errors import ConfigError
+from training.config import config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +64,7 @@ def cpu_supports_bf16() -> bool:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The precision a run really uses: ``auto`` is bf16 where the device supports it, else fp32."""
     if precision not in PRECISIONS:
-        from engine.errors import FaceInpaintError
-
-        raise FaceInpaintError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if device.type == "cuda":
         if precision == "auto":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -134,10 +136,6 @@ def linear_lr(optimizers, progress: float) -> None:
 def recipe_config(method_cls, recipe: str):
     """The method's config with ``recipe`` applied: the dataclass defaults (the paper's), plus for
     ``quality`` the common ``QUALITY`` values and the method's own ``quality_recipe``."""
-    import dataclasses
-
-    from training.config import ConfigError, config_from_dict
-
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     cls = method_cls.config_cls
