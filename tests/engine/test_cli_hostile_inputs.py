@@ -202,10 +202,6 @@ def test_face_inpaint_errors_are_face_inpaint_errors(sample_photo):
 
 
 # -- defect 4: --samples batches every sample at once ---------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 4: engine/models/dcgan.DCGANInpaint.complete_crop hands every "
-                   "seed to one LatentSearch.run, so --samples 10000 allocates 10000 x restarts latents and images at "
-                   "once; search in chunks of at most 64 seeds (or refuse such counts with a MaskError/"
-                   "FaceInpaintError before any work)")
 def test_many_dcgan_samples_are_searched_in_bounded_batches(monkeypatch):
     import torch
 
@@ -226,7 +222,7 @@ def test_many_dcgan_samples_are_searched_in_bounded_batches(monkeypatch):
     mask = np.zeros((size, size), np.uint8)
     mask[size // 4 : size // 2, size // 4 : size // 2] = 255
     try:
-        model.complete(crop, mask, samples=10_000, seed=0)
+        model.inpaint_crop(crop, mask, samples=10_000, seed=0)
     except FaceInpaintError:
         return  # refused up front: fine too
     assert batches and max(batches) <= 64
