@@ -20,6 +20,7 @@ photo that fails in one line and goes on, and exits 2 at the end if any photo fa
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import re
 import sys
@@ -261,21 +262,16 @@ def check_outputs(args: argparse.Namespace, base: int, samples: int) -> dict[int
     return targets
 
 
-class model_progress:  # noqa: N801 -- used as a context manager like tqdm itself
+@contextlib.contextmanager
+def model_progress(model: InpaintModel) -> Iterator[Callable[..., None]]:
     """A tqdm bar on stderr for iterative models (the DCGAN search); nothing for the others."""
+    with tqdm(total=100, desc=model.info.display_name, unit="%", disable=not model.info.iterative,
+              file=sys.stderr) as bar:
 
-    def __init__(self, model: InpaintModel) -> None:
-        self.bar = tqdm(total=100, desc=model.info.display_name, unit="%", disable=not model.info.iterative,
-                        file=sys.stderr)
-
-    def __enter__(self):
         def progress(fraction: float, message: str = "", preview=None) -> None:
-            self.bar.update(max(0, round(100 * fraction) - self.bar.n))
+            bar.update(max(0, round(100 * fraction) - bar.n))
 
-        return progress
-
-    def __exit__(self, *exc) -> None:
-        self.bar.close()
+        yield progress
 
 
 # -- a folder -------------------------------------------------------------------------------------

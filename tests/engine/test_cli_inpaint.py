@@ -232,7 +232,7 @@ def two_face_photo(tmp_path, sample_photo) -> tuple:
 def test_faces_all_completes_every_face_and_largest_only_the_largest(tmp_path, capsys, sample_photo, monkeypatch,
                                                                      model):
     toy_models.add_row(monkeypatch, toy_models.FACE)
-    folder, canvas, faces = two_face_photo(tmp_path, sample_photo)
+    folder, canvas, _ = two_face_photo(tmp_path, sample_photo)
     left_edge = sample_photo.shape[1]
     changed = {}
     for which in ("largest", "all"):
