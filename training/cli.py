@@ -89,6 +89,13 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
     p.add_argument("--max-mib", type=float, default=0.0, help="keep an evenly spaced subset that fits this many MiB")
     p.add_argument("--cache-dir", help="landmark cache shared with training runs (default: PACK/cache)")
     p.add_argument("--workers", type=int, default=2, help="face-detection processes (default 2)")
+    p = sub.add_parser("ship", help="ship weights only when they beat the shipped ones on held-out faces")
+    p.add_argument("candidate", help="exported weights (.safetensors) to consider")
+    p.add_argument("--data", action="append", help="held-out folder (repeatable; default ../shared/data/{utkface,celeba}/val)")
+    p.add_argument("--subset", type=int, default=120, help="faces evenly spaced through the folders (default 120)")
+    p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
+    p.add_argument("--device", default="cpu", help="device for scoring (default cpu)")
+    p.add_argument("--dry-run", action="store_true", help="score and print the verdict, change nothing")
     p = sub.add_parser("export", help="write a run's generator as engine weights + model card")
     p.add_argument("run_dir")
     p.add_argument("-o", "--output", required=True,
@@ -122,6 +129,12 @@ def _main(argv: list[str] | None) -> int:
                   methods=args.methods.split(",") if args.methods else None,
                   overrides={k: v for k, v in overrides.items() if v is not None})
         return 0
+    if args.command == "ship":
+        from training.ship import ship
+
+        result = ship(args.candidate, dry_run=args.dry_run, data=args.data, subset=args.subset, seed=args.seed,
+                      device=args.device)
+        return 0 if result.accepted else 1
     if args.command == "pack":
         from training.pack import build_pack
 

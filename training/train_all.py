@@ -72,6 +72,9 @@ def train_all(
         run_dir = out / name
         resume = (run_dir / CHECKPOINT).is_file()
         values = {**(overrides or {}), "out": str(run_dir), "minutes": share}
+        trained_prior = out / "weights" / "collagan.safetensors"
+        if name == "pdgan" and trained_prior.is_file() and "prior_weights" not in values:
+            values["prior_weights"] = str(trained_prior)  # PD-GAN's stage 1: the collaGAN this run trained
         init_path = str(shipped_weights(name)) if init == "shipped" else init
         if init_path and Path(init_path).is_file() and not resume:
             values["init"] = init_path

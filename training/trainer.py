@@ -183,6 +183,8 @@ class Trainer:
         val_batch = collate([val_set[i] for i in range(min(cfg.val_samples, len(val_set)))]) if len(val_set) else None
         score_batches = self._score_batches(val_set) if cfg.val_every > 0 and self.is_main else []
         best = self._best_score()
+        if score_batches and step == 0:  # the starting point (the prefill alone, under the recipe) is the bar
+            best = self._keep_if_best(method, sampler, score_batches, 0, wall_before, best)
         writer = _MetricsWriter(self.out) if self.is_main else None
         previous_handlers = self._install_signal_handlers()
         progress = _progress(self.is_main, total_steps, step)
