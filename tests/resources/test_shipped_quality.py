@@ -2,9 +2,10 @@
 
 ``faceinpaint-train ship`` installs weights only when its gate finds them better, and records the
 gate's scores in the manifest entry under "gate" (protocol, seed, held-out sets, mean PSNR and SSIM
-over the protocol's cases). This test rescores each shipped model with the same protocol and seed
-on a few faces spread evenly through the same held-out sets (../shared/data, skipped when absent)
-and requires the means to stay within a tolerance of the recorded ones: a file replaced by hand, a
+over the protocol's cases). This test rescores each shipped model with the gate's own scoring,
+protocol and seed on a few faces spread evenly through the same held-out sets (../shared/data,
+skipped when absent) and requires the means to stay within a tolerance of the recorded ones: a
+file replaced by hand, a
 regression in the engine's loading or compositing, or an untrained network falls well outside it.
 A model whose entry has no gate record yet is skipped, with the reason.
 
@@ -58,15 +59,11 @@ def held_out_folders(gate: dict) -> list[Path]:
 
 
 def mean_scores(model: str, protocol: str, data: list[Path], faces: int, seed: int) -> tuple[float, float, int]:
-    """Mean PSNR and SSIM over the protocol's cases (as the gate averages them), and the faces scored."""
-    from engine.evaluation import EvalConfig, evaluate
+    """Mean PSNR and SSIM as the ship gate computes them (training.ship.score), and the faces scored."""
+    from training.ship import score
 
-    report = evaluate(EvalConfig(data=data, protocol=protocol, models=[model], subset=faces, seed=seed,
-                                 device="cpu", face_backend="dlib"), progress=False)
-    rows = [row for row in report.rows if row.get("psnr") is not None]
-    assert rows, f"{model}: no face of {', '.join(map(str, data))} could be scored"
-    return (sum(r["psnr"] for r in rows) / len(rows), sum(r["ssim"] for r in rows) / len(rows),
-            report.config["images"] - len(report.skipped))
+    result, config = score(model, None, protocol, data, faces, seed, "cpu")
+    return result.psnr, result.ssim, config["images"] - config["skipped"]
 
 
 def weights_names() -> list[str]:
