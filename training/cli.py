@@ -69,7 +69,8 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other config option")
     p = sub.add_parser("all", help="train every learned method in turn within one wall-clock budget")
     p.add_argument("--minutes", type=float, required=True, help="the whole budget, split between the methods")
-    p.add_argument("--out", required=True, help="folder of the runs (one per method) and their exported weights")
+    p.add_argument("--out", required=True, help="folder of the exported weights (one file per method) and all.json")
+    p.add_argument("--runs", help="folder of the run folders (checkpoints, samples); default OUT/runs")
     p.add_argument("--init", help="'shipped': continue each method from resources/weights where the architecture fits")
     p.add_argument("--methods", help="comma-separated subset (default: all; face-analysis only when none is shipped)")
     p.add_argument("--pack", help="a face pack to train on")
@@ -125,7 +126,7 @@ def _main(argv: list[str] | None) -> int:
             raise ConfigError(f"--minutes must be a positive number of minutes, got {args.minutes}")
         overrides = {"pack": args.pack, "data": args.data, "masks": args.masks, "device": args.device,
                      **_parse_set(args.set)}
-        train_all(args.out, args.minutes, init=args.init, config_file=args.config,
+        train_all(args.out, args.minutes, init=args.init, config_file=args.config, runs=args.runs,
                   methods=args.methods.split(",") if args.methods else None,
                   overrides={k: v for k, v in overrides.items() if v is not None})
         return 0

@@ -70,6 +70,8 @@ class TrainConfig:
     adversarial_start: float = 0.0  # fraction of the run before adversarial/diversity terms enter
     adversarial_scale: float = 1.0  # their weights are multiplied by this
     val_every: int = 0  # steps between held-out scores; > 0 keeps the best as checkpoints/best.pt
+    device_batches: bool = False  # with a pack: keep it on the device and draw batches there (training.device_batches)
+    checkpoint_minutes: float = 0.0  # > 0: also checkpoint every this many minutes
     low_resolution: int = 0  # > 0: train at this size until ``low_resolution_until`` of the run (progressive)
     low_resolution_until: float = 0.75
 
@@ -105,8 +107,9 @@ class TrainConfig:
             if not (math.isfinite(value) and 0.0 <= value and (value < 1.0 if name in below_one else value <= 1.0)):
                 bound = "below 1" if name in below_one else "1"
                 raise ConfigError(f"option {name} must be a fraction from 0 to {bound}, got {value}")
-        if not (math.isfinite(self.minutes) and self.minutes >= 0):
-            raise ConfigError(f"option minutes must be 0 (no budget) or a positive number of minutes, got {self.minutes}")
+        for name in ("minutes", "checkpoint_minutes"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"option {name} must be 0 (off) or a positive number of minutes, got {getattr(self, name)}")
         try:
             self.device = check_device(self.device)
         except FaceInpaintError as err:

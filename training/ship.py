@@ -20,7 +20,7 @@ import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.atomic import atomic_path
+from engine.atomic import atomic_path, atomic_write_text
 from engine.errors import FaceInpaintError
 
 log = logging.getLogger(__name__)
@@ -134,6 +134,8 @@ def ship(candidate: str | Path, *, dry_run: bool = False, **kwargs) -> GateResul
     if card.is_file():
         with atomic_path(target.with_suffix(".md")) as temp:
             shutil.copyfile(card, temp)
+    elif metadata.get("card_text"):  # a GPU sprint's file carries its card inside
+        atomic_write_text(target.with_suffix(".md"), metadata["card_text"])
     training = _json(metadata.get("training"))
     update_manifest(result.method, {
         "file": target.name, "sha256": sha256_file(target), "bytes": target.stat().st_size,

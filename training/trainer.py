@@ -185,6 +185,12 @@ class Trainer:
         best = self._best_score()
         if score_batches and step == 0:  # the starting point (the prefill alone, under the recipe) is the bar
             best = self._keep_if_best(method, sampler, score_batches, 0, wall_before, best)
+        on_device = None
+        if cfg.device_batches and cfg.pack:
+            from training.device_batches import DeviceBatches
+
+            on_device = DeviceBatches(train_set, cfg, device, self.method_cls.batch_keys)
+        last_checkpoint = time.monotonic()
         writer = _MetricsWriter(self.out) if self.is_main else None
         previous_handlers = self._install_signal_handlers()
         progress = _progress(self.is_main, total_steps, step)
@@ -195,12 +201,16 @@ class Trainer:
             method.train()
             while step < total_steps and not stopping:
                 train_set.set_epoch(sampler.epoch)
-                loader = DataLoader(
-                    train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                    generator=_loader_generator(cfg.seed, sampler.epoch),
-                    collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
-                    persistent_workers=False, worker_init_fn=_leave_stop_signals_to_the_main_process,
-                )
+                if on_device is not None:  # a pack held on the device: batches drawn there, for step ``step``
+                    remaining = (len(sampler) - sampler.position) // cfg.batch_size
+                    loader = (on_device.next_batch(step, cfg.batch_size, train_set.size) for _ in range(remaining))
+                else:
+                    loader = DataLoader(
+                        train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+                        generator=_loader_generator(cfg.seed, sampler.epoch),
+                        collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
+                        persistent_workers=False, worker_init_fn=_leave_stop_signals_to_the_main_process,
+                    )
                 for batch in loader:
                     batch = method.to_device(batch)
                     elapsed_total = wall_before + time.monotonic() - start
@@ -237,8 +247,10 @@ class Trainer:
                             writer.write(step, {**losses, "images_per_second": rate})
                         if val_batch is not None and (step % cfg.sample_every == 0 or step == total_steps):
                             self._save_samples(method, val_batch, step)
-                    if step % cfg.checkpoint_every == 0:
+                    due = cfg.checkpoint_minutes and time.monotonic() - last_checkpoint >= cfg.checkpoint_minutes * 60
+                    if step % cfg.checkpoint_every == 0 or due:
                         self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + elapsed)
+                        last_checkpoint = time.monotonic()
                     if budget_s and wall_before + time.monotonic() - start >= budget_s:
                         total_steps = step  # the time budget is spent: this run is complete
                     if score_batches and (step % cfg.val_every == 0 or step >= total_steps):

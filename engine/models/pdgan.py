@@ -19,6 +19,7 @@ works per sample (instance norm, eval-mode batch norm), so a sample does not dep
 from __future__ import annotations
 
 import math
+from pathlib import Path
 from dataclasses import dataclass
 
 import torch
@@ -324,8 +325,17 @@ class PDGANInpainter(TorchInpaintModel):
     def _load(self) -> None:
         super()._load()
         if self.arch.prior == "collagan":
-            self.prior_model = collagan_prior("collagan", device=self.device)
+            self.prior_model = collagan_prior(self.prior_source(), device=self.device)
             self.net.external_prior = self.prior_model
+
+    def prior_source(self):
+        """The collaGAN beside a PD-GAN file given by path (weights trained together travel
+        together), else the shipped one."""
+        if self.weights_path is not None:
+            beside = Path(self.weights_path).with_name("collagan.safetensors")
+            if beside.is_file():
+                return beside
+        return "collagan"
 
     def _networks(self) -> list[nn.Module]:
         return [*super()._networks(), *([self.prior_model.net] if self.arch.prior == "collagan" else [])]
