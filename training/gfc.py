@@ -20,8 +20,8 @@ from engine.errors import WeightsError
 from engine.models.gfc import GFCArchitecture, GFCGenerator
 from engine.models.residual_unet import prefill
 from training.config import TrainConfig
+from training.losses import composite_loss, gan_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
-from training.recipe import composite_loss
 
 log = logging.getLogger(__name__)
 
@@ -89,9 +89,6 @@ def hole_patches(image: Tensor, mask: Tensor, size: int) -> Tensor:
         patches.append(crop if side == size else F.interpolate(crop, size=(size, size), mode="bilinear", align_corners=False))
     return torch.cat(patches)
 
-
-def gan_loss(logits: Tensor, real: bool) -> Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
 
 @register

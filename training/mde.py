@@ -18,8 +18,9 @@ from torch import Tensor
 from engine.masks import channel_mask_boxes
 from engine.models.mde import MDEArchitecture, MDEDiscriminator, MDEGenerator, prefill_channels
 from training.config import TrainConfig
+from training.losses import composite_loss, gan_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
-from training.recipe import QUALITY, composite_loss
+from training.recipe import QUALITY
 
 PERCEPTUAL_LAYER_WEIGHTS = (1.0, 0.5, 0.25, 0.125, 0.0625)  # eq. 5's lambda_l, layer 1 first
 
@@ -50,10 +51,6 @@ class MDEConfig(TrainConfig):
 def to_unit(image: Tensor) -> Tensor:
     return (image + 1.0) / 2.0
 
-
-def gan_loss(logits: Tensor, real: bool) -> Tensor:
-    """Eq. 1-2 (the non-saturating form for the generator)."""
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
 
 def box_distance(predicted: Tensor, target: Tensor) -> Tensor:

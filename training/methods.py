@@ -214,7 +214,7 @@ class TrainMethod(abc.ABC):
     def shipped_state(self, name: str = "generator") -> dict[str, Tensor]:
         """The state that ships: the EMA copy when there is one, else the trained network."""
         if name in self.ema:
-            return dict(self.ema[name].state_dict())
+            return dict(self.ema[name].shadow.state_dict())
         return dict(unwrap(getattr(self, name)).state_dict())
 
     def backward_step(self, loss: Tensor, optimizer: torch.optim.Optimizer) -> None:

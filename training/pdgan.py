@@ -25,8 +25,8 @@ from torch.nn.utils.parametrizations import spectral_norm
 from engine.errors import WeightsError
 from engine.models.pdgan import PDGANArchitecture, PDGANNet
 from training.config import ConfigError, TrainConfig
+from training.losses import composite_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
-from training.recipe import composite_loss
 
 log = logging.getLogger(__name__)
 

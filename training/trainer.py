@@ -31,8 +31,8 @@ from engine.device import select_device
 from engine.errors import FaceInpaintError
 from training.config import TrainConfig, load_config, save_config
 from training.data import ResumableSampler, build_datasets, collate
-from training.recipe import linear_lr, resolve_precision
 from training.methods import TrainMethod
+from training.recipe import linear_lr, resolve_precision
 from training.visual import sample_grid
 
 log = logging.getLogger(__name__)

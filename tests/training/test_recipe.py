@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from training.config import TrainConfig
-from training.recipe import QUALITY, EMA, composite_loss, recipe_config, resolve_precision
+from training.losses import composite_loss
+from training.recipe import EMA, QUALITY, recipe_config, resolve_precision
 
 
 def test_the_residual_head_starts_at_zero_and_trains():
@@ -47,7 +48,12 @@ def test_ema_follows_the_weights_slowly():
     with torch.no_grad():
         net.weight.add_(1.0)
     ema.update(net)
-    assert torch.allclose(ema.shadow.weight, before + 0.1)
+    assert torch.allclose(ema.shadow.weight, before + 0.9)  # decay warms up: min(0.9, 1 / 10) at the first update
+    before = ema.shadow.weight.clone()
+    with torch.no_grad():
+        net.weight.add_(1.0)
+    ema.update(net)  # second update: decay min(0.9, 2 / 11)
+    assert torch.allclose(ema.shadow.weight, before + (net.weight - before) * (1 - 2 / 11))
 
 
 def test_quality_recipe_applies_to_every_method_and_paper_keeps_the_defaults():
