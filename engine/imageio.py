@@ -602,6 +602,17 @@ def _upright_exif(exif: bytes | Image.Exif) -> bytes:
     return parsed.tobytes()
 
 
+def check_save_target(path: PathLike, *, overwrite: bool = False, protect: PathLike | None = None) -> Path:
+    """Everything a save of ``path`` would refuse, checked now (format, folder, writable, existing,
+    the input photo), so a front end can refuse a bad output before the work instead of after it."""
+    path = Path(path)
+    _format_for(path)
+    _check_target(path, overwrite=overwrite, protect=protect)
+    if not os.access(path.parent, os.W_OK | os.X_OK):
+        raise ImageWriteError(f"{path}: cannot write in the folder {path.parent} (permission denied)")
+    return path
+
+
 def _check_target(path: Path, *, overwrite: bool, protect: PathLike | None) -> None:
     if path.is_dir():
         raise ImageWriteError(f"{path}: is a folder")

@@ -122,6 +122,8 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "all":
         from training.train_all import train_all
 
+        if not args.minutes > 0:
+            raise ConfigError(f"--minutes must be a positive number of minutes, got {args.minutes}")
         overrides = {"pack": args.pack, "data": args.data, "masks": args.masks, "device": args.device,
                      **_parse_set(args.set)}
         train_all(args.out, args.minutes, init=args.init, config_file=args.config, runs=args.runs,
@@ -160,6 +162,8 @@ def _init_path(method: str, init: str | None) -> str | None:
 def _train(method_cls, args) -> int:
     from training.trainer import TrainingDiverged, run_training
 
+    if args.steps is not None and args.steps < 1:  # in the config, steps = 0 means "run for epochs"
+        raise ConfigError(f"--steps must be at least 1, got {args.steps} (or give --epochs N)")
     overrides = {
         "data": args.data, "val_data": args.val_data, "masks": args.masks, "out": args.out,
         "steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,

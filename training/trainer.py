@@ -8,6 +8,7 @@ atomically every ``checkpoint_every`` steps and when the run stops, Ctrl-C and S
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
@@ -28,7 +29,7 @@ from torch.utils.data import DataLoader
 from engine.atomic import atomic_write, atomic_write_text
 from engine.device import select_device
 from engine.errors import FaceInpaintError
-from training.config import TrainConfig, save_config
+from training.config import TrainConfig, load_config, save_config
 from training.data import ResumableSampler, build_datasets, collate
 from training.methods import TrainMethod
 from training.recipe import linear_lr, resolve_precision
@@ -126,7 +127,10 @@ class Trainer:
             self.out.mkdir(parents=True, exist_ok=True)
             if ckpt_path.exists() and not self.resume:
                 raise FaceInpaintError(f"{self.out} already holds a run: pass --resume to continue it, or pick a new --out")
-            save_config(cfg, self.out / "config.toml")
+            if self.resume:
+                remove_stale_temporaries(ckpt_path.parent)
+            if not (self.resume and ckpt_path.exists()):  # a resumed run's config is saved once its checkpoint fits
+                save_config(cfg, self.out / "config.toml")
         _seed_everything(cfg.seed + self.rank)
 
         if self.is_main:
@@ -161,6 +165,8 @@ class Trainer:
         step, wall_before = 0, 0.0
         if self.resume and ckpt_path.exists():
             step, wall_before = self._load_checkpoint(ckpt_path, method, sampler, device)
+            if self.is_main:
+                save_config(cfg, self.out / "config.toml")
             log.info("resumed %s at step %d", self.out, step)
         elif self.resume:
             log.warning("--resume: no checkpoint in %s yet, starting from step 0", self.out)
@@ -201,6 +207,7 @@ class Trainer:
                 else:
                     loader = DataLoader(
                         train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
+                        generator=_loader_generator(cfg.seed, sampler.epoch),
                         collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
                         persistent_workers=False, worker_init_fn=_leave_stop_signals_to_the_main_process,
                     )
@@ -290,8 +297,12 @@ class Trainer:
             raise FaceInpaintError(f"{path}: cannot read the checkpoint ({err})") from None
         if state.get("method") != method.name:
             raise FaceInpaintError(f"{path} is a {state.get('method')!r} run, not {method.name!r}")
-        method.load_state_dict(state["model"])
-        method.load_ema_state_dict(state.get("ema") or {})
+        try:
+            method.load_state_dict(state["model"])
+            method.load_ema_state_dict(state.get("ema") or {})
+        except (RuntimeError, KeyError, ValueError) as err:  # torch's size mismatch is a RuntimeError
+            raise FaceInpaintError(f"{path} does not fit the options given{_changed_options(self.out, self.cfg)}: "
+                                   "resume with the run's own options (config.toml is unchanged)") from err
         if method.scaler is not None and state.get("scaler"):
             method.scaler.load_state_dict(state["scaler"])
         sampler.load_state_dict(state["sampler"])
@@ -316,7 +327,7 @@ class Trainer:
         """Score the shipped copy (EMA) on the held-out crops; a better score replaces best.pt."""
         scores: dict[str, list[float]] = {}
         method.train(False)
-        with torch.no_grad(), method.unwrapped(), method.ema_swapped():
+        with torch.no_grad(), method.unwrapped(), method.ema_swapped(), _global_rng_untouched():
             for batch in batches:
                 for key, values in method.validate(method.to_device(batch)).items():
                     scores.setdefault(key, []).extend(values)
@@ -332,7 +343,7 @@ class Trainer:
     # -- outputs -----------------------------------------------------------------------------------
     def _save_samples(self, method: TrainMethod, batch, step: int) -> None:
         method.train(False)
-        with torch.no_grad(), method.unwrapped(), method.ema_swapped():
+        with torch.no_grad(), method.unwrapped(), method.ema_swapped(), _global_rng_untouched():
             outputs = method.sample(method.to_device(batch))
         method.train(True)
         grid = sample_grid(batch, {k: v.detach().float().cpu() for k, v in outputs.items()})
@@ -358,6 +369,34 @@ def run_training(method_cls: type[TrainMethod], cfg: TrainConfig, *, resume: boo
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def _loader_generator(seed: int, epoch: int) -> torch.Generator:
+    """The DataLoader's own RNG, a function of (seed, epoch) alone: without one, each iterator
+    draws its base seed from the global RNG, so a resumed run's global RNG (restored from the
+    checkpoint) would be one draw off the uninterrupted run's."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + epoch) % 2**63)
+
+
+def remove_stale_temporaries(folder: Path) -> None:
+    """Checkpoint temporaries (``engine.atomic``'s ``.NAME.XXXX.tmp``) left by a kill mid-write."""
+    for name in (CHECKPOINT.name, BEST_CHECKPOINT.name):
+        for stale in folder.glob(f".{name}.*.tmp"):
+            log.info("removing %s, left by an interrupted checkpoint write", stale)
+            stale.unlink(missing_ok=True)
+
+
+def _changed_options(out: Path, cfg: TrainConfig) -> str:
+    """" (width: 16 in the run, 8 now)" for the options that differ from the run's config.toml."""
+    try:
+        saved = load_config(type(cfg), out / "config.toml")
+    except FaceInpaintError:
+        return ""
+    changed = [f"{f.name}: {getattr(saved, f.name)!r} in the run, {getattr(cfg, f.name)!r} now"
+               for f in dataclasses.fields(cfg)
+               if f.name not in ("steps", "epochs", "minutes", "device", "num_workers")
+               and getattr(saved, f.name) != getattr(cfg, f.name)]
+    return f" ({'; '.join(changed)})" if changed else ""
+
+
 def _seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed % 2**32)
@@ -375,6 +414,17 @@ def _rng_state() -> dict[str, Any]:
         "torch": torch.get_rng_state(),
         "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
     }
+
+
+@contextlib.contextmanager
+def _global_rng_untouched():
+    """Samples and held-out scores draw no numbers from the training's RNG streams: a run that
+    saves samples at step 3 (its last) then resumes must go on as if it had not."""
+    state = _rng_state()
+    try:
+        yield
+    finally:
+        _set_rng_state(state, rank=0)
 
 
 def _set_rng_state(state: dict[str, Any], rank: int) -> None:
