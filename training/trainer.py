@@ -66,6 +66,36 @@ def _leave_stop_signals_to_the_main_process(worker_id: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
+@dataclasses.dataclass
+class _Run:
+    """What one run carries from step to step."""
+
+    method: TrainMethod
+    device: torch.device
+    train_set: Any
+    report: Any
+    sampler: ResumableSampler
+    step: int
+    total_steps: int
+    wall_before: float  # seconds spent by the earlier parts of a resumed run
+    budget_s: float  # the run's wall-clock budget; 0 = none
+    val_batch: dict | None
+    score_batches: list
+    best: float
+    writer: Any
+    progress: Any
+    on_device: Any = None
+    start: float = 0.0
+    last_checkpoint: float = 0.0
+    images_seen: int = 0
+    stopping: bool = False
+    finished: bool = False
+
+    def wall(self) -> float:
+        """Seconds of training behind the run now, earlier parts included."""
+        return self.wall_before + time.monotonic() - self.start
+
+
 class Trainer:
     def __init__(self, method_cls: type[TrainMethod], cfg: TrainConfig, *, resume: bool = False) -> None:
         if not cfg.out:
@@ -120,6 +150,26 @@ class Trainer:
 
     # -- the run -----------------------------------------------------------------------------------
     def run(self) -> RunOutcome:
+        """Prepare, train epoch after epoch until the steps or minutes are spent (or a signal), finish."""
+        run = self._prepare()
+        previous_handlers = self._install_signal_handlers()
+        try:
+            run.method.train()
+            while run.step < run.total_steps and not run.stopping:
+                self._epoch(run)
+            run.finished = run.step >= run.total_steps
+            self._save_checkpoint(self.out / CHECKPOINT, run.method, run.sampler, run.step, run.wall())
+        finally:
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+            run.progress.close()
+            if run.writer is not None:
+                run.writer.close()
+        return self._finish(run)
+
+    # -- the parts of a run ------------------------------------------------------------------------
+    def _prepare(self) -> _Run:
+        """Run folder, data, the method (precision, memory layout, EMA), sampler, resume or --init."""
         cfg = self.cfg
         device = self._setup_distributed()
         ckpt_path = self.out / CHECKPOINT
@@ -140,28 +190,16 @@ class Trainer:
             train_set, val_set, report = build_datasets(cfg)  # reads the cache rank 0 just wrote
         if len(train_set) < cfg.batch_size * self.world:
             raise FaceInpaintError(
-                f"only {len(train_set)} usable training faces in {', '.join(cfg.data)}: "
+                f"only {len(train_set)} usable training faces in {', '.join(cfg.data) or cfg.pack}: "
                 f"fewer than one batch of {cfg.batch_size} x {self.world} process(es)"
             )
-
         for dataset in (train_set, val_set):
             dataset.keys = self.method_cls.batch_keys
-        method = self.method_cls(cfg, device)
-        method.precision = resolve_precision(cfg.precision if cfg.amp else "fp32", device)
-        method.build()
-        if method.precision == "fp16":
-            method.scaler = torch.amp.GradScaler("cuda")
-        if cfg.channels_last:
-            method.channels_last = True
-            for net in method.networks().values():
-                net.to(memory_format=torch.channels_last)
-        method.setup_ema(cfg.ema_decay)
-        log.info("%s on %s, %s%s", method.name, device, method.precision, ", channels_last" if cfg.channels_last else "")
+        method = self._build_method(device)
 
         sampler = ResumableSampler(len(train_set), cfg.seed, num_replicas=self.world, rank=self.rank)
         steps_per_epoch = len(sampler) // cfg.batch_size
         total_steps = cfg.steps or (UNBOUNDED_STEPS if cfg.minutes > 0 else cfg.epochs * steps_per_epoch)
-        budget_s = cfg.minutes * 60.0
         step, wall_before = 0, 0.0
         if self.resume and ckpt_path.exists():
             step, wall_before = self._load_checkpoint(ckpt_path, method, sampler, device)
@@ -173,106 +211,121 @@ class Trainer:
         if cfg.init and step == 0:
             method.init_from(cfg.init)
             log.info("continuing from the weights %s", cfg.init)
-
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
             ids = [device.index] if device.type == "cuda" else None
             method.wrap_ddp(lambda net: DDP(net, device_ids=ids))
 
-        val_batch = collate([val_set[i] for i in range(min(cfg.val_samples, len(val_set)))]) if len(val_set) else None
-        score_batches = self._score_batches(val_set) if cfg.val_every > 0 and self.is_main else []
-        best = self._best_score()
-        if score_batches and step == 0:  # the starting point (the prefill alone, under the recipe) is the bar
-            best = self._keep_if_best(method, sampler, score_batches, 0, wall_before, best)
-        on_device = None
+        run = _Run(
+            method=method, device=device, train_set=train_set, report=report, sampler=sampler, step=step,
+            total_steps=total_steps, wall_before=wall_before, budget_s=cfg.minutes * 60.0,
+            val_batch=collate([val_set[i] for i in range(min(cfg.val_samples, len(val_set)))]) if len(val_set) else None,
+            score_batches=self._score_batches(val_set) if cfg.val_every > 0 and self.is_main else [],
+            best=self._best_score(), writer=_MetricsWriter(self.out) if self.is_main else None,
+            progress=_progress(self.is_main, total_steps, step),
+        )
+        if run.score_batches and step == 0:  # the starting point (the prefill alone, under the recipe) is the bar
+            run.best = self._keep_if_best(method, sampler, run.score_batches, 0, wall_before, run.best)
         if cfg.device_batches and cfg.pack:
             from training.device_batches import DeviceBatches
 
-            on_device = DeviceBatches(train_set, cfg, device, self.method_cls.batch_keys)
-        last_checkpoint = time.monotonic()
-        writer = _MetricsWriter(self.out) if self.is_main else None
-        previous_handlers = self._install_signal_handlers()
-        progress = _progress(self.is_main, total_steps, step)
+            run.on_device = DeviceBatches(train_set, cfg, device, self.method_cls.batch_keys)
         train_set.size = cfg.low_resolution or cfg.resolution
-        start, images_seen = time.monotonic(), 0
-        stopping = False
-        try:
-            method.train()
-            while step < total_steps and not stopping:
-                train_set.set_epoch(sampler.epoch)
-                if on_device is not None:  # a pack held on the device: batches drawn there, for step ``step``
-                    remaining = (len(sampler) - sampler.position) // cfg.batch_size
-                    loader = (on_device.next_batch(step, cfg.batch_size, train_set.size) for _ in range(remaining))
-                else:
-                    loader = DataLoader(
-                        train_set, batch_size=cfg.batch_size, sampler=sampler, num_workers=cfg.num_workers,
-                        generator=_loader_generator(cfg.seed, sampler.epoch),
-                        collate_fn=collate, drop_last=True, pin_memory=device.type == "cuda",
-                        persistent_workers=False, worker_init_fn=_leave_stop_signals_to_the_main_process,
-                    )
-                for batch in loader:
-                    batch = method.to_device(batch)
-                    elapsed_total = wall_before + time.monotonic() - start
-                    method.progress = min(1.0, max(step / total_steps if cfg.steps else 0.0,
-                                                   elapsed_total / budget_s if budget_s else 0.0,
-                                                   step / total_steps if not budget_s else 0.0))
-                    if cfg.lr_schedule == "linear":
-                        linear_lr(method.optimizers().values(), method.progress)
-                    # Progressive resolution: the next batches are drawn at the size this point of the run uses.
-                    train_set.size = (cfg.low_resolution if cfg.low_resolution and method.progress < cfg.low_resolution_until
-                                      else cfg.resolution)
-                    losses = method.train_step(batch, step)
-                    method.update_ema()
-                    bad = [k for k, v in losses.items() if not math.isfinite(v)]
-                    stopping, diverged = self._agree(self._stop_signal is not None, bool(bad), device)
-                    if diverged:
-                        raise TrainingDiverged(
-                            f"loss {', '.join(bad) or 'of another process'} became non-finite at step {step + 1}; the run stopped and "
-                            f"{ckpt_path} still holds the last good state (lower the learning rate and --resume)"
-                        )
-                    if method.scaler is not None:
-                        method.scaler.update()
-                    for scheduler in method.schedulers().values():
-                        scheduler.step()
-                    sampler.advance(cfg.batch_size)
-                    step += 1
-                    images_seen += cfg.batch_size * self.world
-                    elapsed = time.monotonic() - start
-                    rate = images_seen / max(elapsed, 1e-9)
-                    if self.is_main:
-                        progress.update(1)
-                        progress.set_postfix({**{k: f"{v:.3g}" for k, v in losses.items()}, "img/s": f"{rate:.1f}"})
-                        if step % cfg.log_every == 0 or step == 1:
-                            writer.write(step, {**losses, "images_per_second": rate})
-                        if val_batch is not None and (step % cfg.sample_every == 0 or step == total_steps):
-                            self._save_samples(method, val_batch, step)
-                    due = cfg.checkpoint_minutes and time.monotonic() - last_checkpoint >= cfg.checkpoint_minutes * 60
-                    if step % cfg.checkpoint_every == 0 or due:
-                        self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + elapsed)
-                        last_checkpoint = time.monotonic()
-                    if budget_s and wall_before + time.monotonic() - start >= budget_s:
-                        total_steps = step  # the time budget is spent: this run is complete
-                    if score_batches and (step % cfg.val_every == 0 or step >= total_steps):
-                        best = self._keep_if_best(method, sampler, score_batches, step, wall_before + elapsed, best)
-                    if step >= total_steps or stopping:
-                        break
-                else:
-                    sampler.next_epoch()
-            finished = step >= total_steps
-            self._save_checkpoint(ckpt_path, method, sampler, step, wall_before + time.monotonic() - start)
-        finally:
-            for sig, handler in previous_handlers.items():
-                signal.signal(sig, handler)
-            progress.close()
-            if writer is not None:
-                writer.close()
-        rate = images_seen / max(time.monotonic() - start, 1e-9)
+        run.start = run.last_checkpoint = time.monotonic()
+        return run
+
+    def _build_method(self, device: torch.device) -> TrainMethod:
+        cfg = self.cfg
+        method = self.method_cls(cfg, device)
+        method.precision = resolve_precision(cfg.precision if cfg.amp else "fp32", device)
+        method.build()
+        if method.precision == "fp16":
+            method.scaler = torch.amp.GradScaler("cuda")
+        if cfg.channels_last:
+            method.channels_last = True
+            for net in method.networks().values():
+                net.to(memory_format=torch.channels_last)
+        method.setup_ema(cfg.ema_decay)
+        log.info("%s on %s, %s%s", method.name, device, method.precision, ", channels_last" if cfg.channels_last else "")
+        return method
+
+    def _epoch(self, run: _Run) -> None:
+        """One pass over the data (the rest of it, after a resume), one optimisation step per batch."""
+        cfg = self.cfg
+        run.train_set.set_epoch(run.sampler.epoch)
+        if run.on_device is not None:  # a pack held on the device: batches drawn there, for step ``run.step``
+            remaining = (len(run.sampler) - run.sampler.position) // cfg.batch_size
+            loader = (run.on_device.next_batch(run.step, cfg.batch_size, run.train_set.size) for _ in range(remaining))
+        else:
+            loader = DataLoader(
+                run.train_set, batch_size=cfg.batch_size, sampler=run.sampler, num_workers=cfg.num_workers,
+                generator=_loader_generator(cfg.seed, run.sampler.epoch),
+                collate_fn=collate, drop_last=True, pin_memory=run.device.type == "cuda",
+                persistent_workers=False, worker_init_fn=_leave_stop_signals_to_the_main_process,
+            )
+        for batch in loader:
+            losses = self._step(run, run.method.to_device(batch))
+            self._after_step(run, losses)
+            if run.step >= run.total_steps or run.stopping:
+                return
+        run.sampler.next_epoch()
+
+    def _step(self, run: _Run, batch: dict) -> dict[str, float]:
+        """Schedule (progress, learning rate, resolution), the method's step, EMA, divergence and stop checks."""
+        cfg, method = self.cfg, run.method
+        method.progress = min(1.0, max(run.step / run.total_steps if cfg.steps or not run.budget_s else 0.0,
+                                       run.wall() / run.budget_s if run.budget_s else 0.0))
+        if cfg.lr_schedule == "linear":
+            linear_lr(method.optimizers().values(), method.progress)
+        # Progressive resolution: the next batches are drawn at the size this point of the run uses.
+        run.train_set.size = (cfg.low_resolution if cfg.low_resolution and method.progress < cfg.low_resolution_until
+                              else cfg.resolution)
+        losses = method.train_step(batch, run.step)
+        method.update_ema()
+        bad = [k for k, v in losses.items() if not math.isfinite(v)]
+        run.stopping, diverged = self._agree(self._stop_signal is not None, bool(bad), run.device)
+        if diverged:
+            raise TrainingDiverged(
+                f"loss {', '.join(bad) or 'of another process'} became non-finite at step {run.step + 1}; the run stopped "
+                f"and {self.out / CHECKPOINT} still holds the last good state (lower the learning rate and --resume)"
+            )
+        if method.scaler is not None:
+            method.scaler.update()
+        for scheduler in method.schedulers().values():
+            scheduler.step()
+        run.sampler.advance(cfg.batch_size)
+        run.step += 1
+        run.images_seen += cfg.batch_size * self.world
+        return losses
+
+    def _after_step(self, run: _Run, losses: dict[str, float]) -> None:
+        """Progress, logs, sample grids, checkpoints, the time budget and held-out scores."""
+        cfg, step = self.cfg, run.step
+        rate = run.images_seen / max(time.monotonic() - run.start, 1e-9)
         if self.is_main:
-            self._write_run_info(report, step, wall_before + time.monotonic() - start, device, rate)
+            run.progress.update(1)
+            run.progress.set_postfix({**{k: f"{v:.3g}" for k, v in losses.items()}, "img/s": f"{rate:.1f}"})
+            if step % cfg.log_every == 0 or step == 1:
+                run.writer.write(step, {**losses, "images_per_second": rate})
+            if run.val_batch is not None and (step % cfg.sample_every == 0 or step == run.total_steps):
+                self._save_samples(run.method, run.val_batch, step)
+        due = cfg.checkpoint_minutes and time.monotonic() - run.last_checkpoint >= cfg.checkpoint_minutes * 60
+        if step % cfg.checkpoint_every == 0 or due:
+            self._save_checkpoint(self.out / CHECKPOINT, run.method, run.sampler, step, run.wall())
+            run.last_checkpoint = time.monotonic()
+        if run.budget_s and run.wall() >= run.budget_s:
+            run.total_steps = step  # the time budget is spent: this run is complete
+        if run.score_batches and (step % cfg.val_every == 0 or step >= run.total_steps):
+            run.best = self._keep_if_best(run.method, run.sampler, run.score_batches, step, run.wall(), run.best)
+
+    def _finish(self, run: _Run) -> RunOutcome:
+        rate = run.images_seen / max(time.monotonic() - run.start, 1e-9)
+        if self.is_main:
+            self._write_run_info(run.report, run.step, run.wall(), run.device, rate)
         if self.world > 1 and dist.is_initialized():
             dist.destroy_process_group()
-        return RunOutcome(step=step, finished=finished, images_per_second=rate)
+        return RunOutcome(step=run.step, finished=run.finished, images_per_second=rate)
 
     # -- checkpoints -------------------------------------------------------------------------------
     def _save_checkpoint(self, path: Path, method: TrainMethod, sampler, step: int, wall: float) -> None:
