@@ -9,21 +9,17 @@ softmax loss compares its parsing of the completed face with the face's parsing 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.errors import WeightsError
 from engine.models.gfc import GFCArchitecture, GFCGenerator
 from engine.models.residual_unet import prefill
 from training.config import TrainConfig
 from training.losses import composite_loss, gan_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -115,17 +111,7 @@ class GFCMethod(TrainMethod):
         self.parser = self._load_parser()
 
     def _load_parser(self) -> nn.Module | None:
-        if not self.cfg.face_analysis or not self.cfg.lambda_parsing:
-            return None
-        from engine.models.face_analysis import load_face_analysis
-
-        try:
-            net, _ = load_face_analysis(self.cfg.face_analysis, device=self.device)
-        except WeightsError as err:
-            log.warning("GFC trains without the parsing loss: %s", err)
-            return None
-        set_requires_grad(net, False)
-        return net
+        return self.frozen_face_analysis(self.cfg.face_analysis if self.cfg.lambda_parsing else "", "parsing loss")
 
     def networks(self):
         return {"generator": self.generator, "local_d": self.local_d, "global_d": self.global_d}

@@ -15,6 +15,7 @@ from __future__ import annotations
 import abc
 import contextlib
 import json
+import logging
 from typing import Any, Callable, ClassVar
 
 import torch
@@ -24,6 +25,8 @@ from engine.errors import ConfigError, WeightsError
 from engine.weights import load_state_dict
 from training import recipe
 from training.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 METHODS: dict[str, type["TrainMethod"]] = {}
 
@@ -203,6 +206,20 @@ class TrainMethod(abc.ABC):
     def load_export(self, tensors: dict[str, Tensor]) -> None:
         """The inverse of ``export``'s tensors (default: the generator's state)."""
         unwrap(self.generator).load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
+
+    def frozen_face_analysis(self, weights: str, loss: str) -> nn.Module | None:
+        """The face-analysis network behind ``loss``, frozen; without its weights the loss is left out."""
+        if not weights:
+            return None
+        from engine.models.face_analysis import load_face_analysis
+
+        try:
+            net, _ = load_face_analysis(weights, device=self.device)
+        except WeightsError as err:
+            log.warning("%s trains without the %s: %s", self.name, loss, err)
+            return None
+        set_requires_grad(net, False)
+        return net
 
     def shipped_state(self, name: str = "generator") -> dict[str, Tensor]:
         """The state that ships: the EMA copy when there is one, else the trained network."""

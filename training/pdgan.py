@@ -177,17 +177,7 @@ class PDGANMethod(TrainMethod):
 
     def load_face_analysis(self) -> nn.Module | None:
         """The network behind the heatmap loss (4.3.2); without its weights the loss is left out."""
-        if not self.cfg.face_analysis or not self.cfg.beta_heatmap:
-            return None
-        from engine.models.face_analysis import load_face_analysis
-
-        try:
-            net, _ = load_face_analysis(self.cfg.face_analysis, device=self.device)
-        except WeightsError as err:
-            log.warning("PD-GAN trains without the heatmap loss: %s", err)
-            return None
-        set_requires_grad(net, False)
-        return net
+        return self.frozen_face_analysis(self.cfg.face_analysis if self.cfg.beta_heatmap else "", "heatmap loss")
 
     def linear_decay(self, optimizer) -> torch.optim.lr_scheduler.LambdaLR:
         """5.1's linear decay over stage 2 (constant when the run is counted in epochs)."""
