@@ -23,7 +23,8 @@ import numpy as np
 
 from engine.errors import FaceInpaintError
 from engine.face import detect_faces
-from engine.imageio import read_image, save_image
+from engine.imageio import read_image
+from engine.imagesave import save_image
 from engine.masks import preset_mask
 from engine.models import MODELS, create_model, list_models
 from engine.paths import sample_photo

@@ -36,16 +36,8 @@ from engine.cli_common import EXIT_BAD_INPUT, run_main
 from engine.device import DEVICE_CHOICES, check_device
 from engine.errors import FaceInpaintError, ImageReadError, ImageWriteError, MaskError, NoFaceError, WeightsError
 from engine.face import detect_faces, pick_face_for_mask
-from engine.imageio import (
-    IMAGE_SUFFIXES,
-    ImageLossWarning,
-    LoadedImage,
-    check_save_target,
-    image_files,
-    read_image_with_info,
-    read_mask,
-    save_completion,
-)
+from engine.imageio import IMAGE_SUFFIXES, ImageLossWarning, LoadedImage, image_files, read_image_with_info, read_mask
+from engine.imagesave import check_save_target, save_completion
 from engine.masks.presets import PRESETS, preset_mask
 from engine.models import MODELS, create_model, get_spec
 from engine.models.base import InpaintModel, InpaintRequest, InpaintResult, draw_seed

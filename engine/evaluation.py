@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
+from engine.face.identity import face_descriptor, identity_distance
 from engine.imageio import image_files, read_image
 from engine.masks import (
     COLLAGAN_CASES,
@@ -40,7 +41,6 @@ from engine.masks import (
     random_noise,
     resize_mask,
 )
-from engine.face.identity import face_descriptor, identity_distance
 from engine.metrics import SSIM_SIGMA, l1_hole, landmark_nme, psnr, ssim
 from engine.models import create_model, get_spec
 from engine.models.base import InpaintModel, composite

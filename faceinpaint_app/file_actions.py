@@ -14,7 +14,8 @@ from PySide6.QtWidgets import QApplication, QFileDialog, QMenu, QMessageBox
 from safetensors import safe_open
 
 from engine.errors import FaceInpaintError
-from engine.imageio import read_image_with_info, read_mask, save_image, save_mask
+from engine.imageio import read_image_with_info, read_mask
+from engine.imagesave import save_image, save_mask
 from engine.weights import check_weights
 from faceinpaint_app.icons import icon
 from faceinpaint_app.qimage import qimage_to_rgb, rgb_to_qimage

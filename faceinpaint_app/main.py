@@ -136,7 +136,7 @@ class ScriptedRun:
 
     def _screenshot(self) -> None:
         from engine.errors import FaceInpaintError
-        from engine.imageio import save_image
+        from engine.imagesave import save_image
         from faceinpaint_app.qimage import qimage_to_rgb
 
         try:

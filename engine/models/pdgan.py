@@ -19,8 +19,8 @@ works per sample (instance norm, eval-mode batch norm), so a sample does not dep
 from __future__ import annotations
 
 import math
-from pathlib import Path
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from engine.errors import FaceInpaintError
-from engine.imageio import ImageLossWarning, read_image_with_info, read_mask, save_completion
+from engine.imageio import ImageLossWarning, read_image_with_info, read_mask
+from engine.imagesave import save_completion
 
 PROPERTY_SETTINGS = settings(
     max_examples=int(__import__("os").environ.get("PROPERTY_EXAMPLES", 60)),

@@ -8,6 +8,7 @@ import torch
 
 from training.config import TrainConfig
 
+
 def batches(tmp_path, face_folder, landmark_cache, **overrides):
     from training.data import build_datasets
     from training.device_batches import DeviceBatches
