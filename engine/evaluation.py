@@ -15,9 +15,8 @@ records this so tables never pass off a resized run as a native one.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from engine.config import build_config, read_toml
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
 from engine.face.identity import face_descriptor, identity_distance
@@ -153,20 +153,10 @@ class EvalConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> EvalConfig:
-        """Read a config from TOML (keys = field names); ``overrides`` that are not None win."""
-        try:
-            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise FaceInpaintError(f"cannot read the eval config {path}: {err}") from err
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise FaceInpaintError(f"{path}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        missing = sorted({"data", "protocol", "models"} - set(values))
-        if missing:
-            raise FaceInpaintError(f"{path}: missing {', '.join(missing)}")
-        return cls(**values)
+        """Read a config from TOML (keys = field names, values checked against their types);
+        ``overrides`` that are not None win."""
+        return build_config(cls, [(str(path), read_toml(path)),
+                                  ("options", {k: v for k, v in overrides.items() if v is not None})])
 
 
 @dataclass
