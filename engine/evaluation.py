@@ -250,13 +250,15 @@ class _PreparedImage:
     identity: np.ndarray | None = None  # dlib's 128-D descriptor of the original face
 
 
-def _prepare(path: Path, size: int, backend: str) -> _PreparedImage:
+def _prepare(path: Path, size: int, backend: str, face_metrics: bool = True) -> _PreparedImage:
     image = read_image(path)
     faces = detect_faces(image, backend=backend)
     if not faces:
         raise NoFaceError("no face found")
     aligned = align_face(image, faces[0], size)
     box = _box_in_crop(faces[0].box, aligned.matrix, size)
+    if not face_metrics:  # PSNR and SSIM only: no reference landmarks or identity to read
+        return _PreparedImage(aligned.crop, aligned.landmarks, box, None, None)
     return _PreparedImage(aligned.crop, aligned.landmarks, box, _landmarks_or_none(aligned.crop, box, backend),
                           _descriptor_or_none(aligned.crop, box))
 
@@ -323,7 +325,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
 
     for index, path in enumerate(tqdm(images, desc=config.protocol, unit="img", disable=not progress)):
         try:
-            prepared = _prepare(path, size, config.face_backend)
+            prepared = _prepare(path, size, config.face_backend, config.face_metrics)
         except FaceInpaintError as err:
             skipped.append({"file": str(path), "reason": str(err)})
             continue
