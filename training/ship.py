@@ -67,7 +67,8 @@ class GateResult:
             lines.append(f"{case:<14} {psnr:8.2f} dB {ssim:7.4f} {ref[0]:8.2f} dB {ref[1]:7.4f}")
         lines.append(f"{'mean':<14} {self.candidate.psnr:8.2f} dB {self.candidate.ssim:7.4f} "
                      f"{self.reference.psnr:8.2f} dB {self.reference.ssim:7.4f}")
-        lines.append("accepted: shipped" if self.accepted else "refused: not better on mean PSNR without losing SSIM")
+        lines.append("accepted: better on mean PSNR without losing SSIM" if self.accepted
+                     else "refused: not better on mean PSNR without losing SSIM")
         return "\n".join(lines)
 
 
@@ -151,7 +152,7 @@ def ship(candidate: str | Path, *, dry_run: bool = False, **kwargs) -> GateResul
             "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d}",
         },
     })
-    log.info("shipped %s as %s", candidate, target)
+    print(f"shipped {candidate.name} as {target}")
     return result
 
 

@@ -66,7 +66,7 @@ def test_a_better_candidate_is_installed_with_the_gate_record(tmp_path, weights_
     assert entry["gate"]["psnr"] == round(result.candidate.psnr, 4) and entry["gate"]["protocol"] == "collagan-occlusions"
     assert entry["gate"]["replaced"]["psnr"] == round(result.reference.psnr, 4)
     assert entry["training"]["data"] == ["faces/train"]
-    assert "accepted" in capsys.readouterr().out
+    assert "shipped" in capsys.readouterr().out
 
 
 def test_a_first_ship_must_beat_telea(tmp_path, weights_folder, face_folder):
