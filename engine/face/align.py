@@ -241,7 +241,8 @@ def paste_back(
     ``poisson`` the crop is instead Poisson-blended (cv2.seamlessClone) into the box, which matches
     its colours to the surroundings, and pasted without feathering. Mask pixels the crop does not
     cover (beyond its footprint) are filled with cv2.inpaint (Telea) rather than left as a hole.
-    Finally every pixel outside the mask is copied from ``image`` bit for bit.
+    Finally every pixel outside the mask is copied from ``image`` bit for bit; a channel-wise
+    mask (H x W x 3, MDE's) keeps each channel's known pixels, so a green-only hole changes green only.
     """
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"paste_back needs an H x W x 3 uint8 image, got {getattr(image, 'shape', type(image))}")
@@ -250,6 +251,7 @@ def paste_back(
     if crop.shape != (aligned.size, aligned.size, 3) or crop.dtype != np.uint8:
         raise ValueError(f"the crop must be {aligned.size}x{aligned.size}x3 uint8, got {crop.dtype} {crop.shape}")
     hole = _flat_hole(mask, image.shape[:2], "the mask")
+    channel_hole = _channel_hole(mask, hole)
     result = image.copy()
     if not hole.any():
         return result
@@ -282,5 +284,13 @@ def paste_back(
     uncovered = box_hole & ~covered
     if uncovered.any():
         blended = cv2.inpaint(blended, uncovered.astype(np.uint8) * 255, TELEA_RADIUS, cv2.INPAINT_TELEA)
-    result[y0:y1, x0:x1] = np.where(box_hole[:, :, None], blended, box_image)
+    result[y0:y1, x0:x1] = np.where(channel_hole[y0:y1, x0:x1], blended, box_image)
     return result
+
+
+def _channel_hole(mask: np.ndarray, flat_hole: np.ndarray) -> np.ndarray:
+    """H x W x 1 (one mask for all channels) or H x W x 3 (channel-wise) boolean hole."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] == 3:
+        return mask if mask.dtype == bool else mask > 127
+    return flat_hole[:, :, None]

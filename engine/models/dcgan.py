@@ -244,6 +244,9 @@ class DCGANInpainter(TorchInpaintModel):
 
     network_cls = DCGANNet
     architecture_cls = DCGANArchitecture
+    # Seeds searched together: each brings ``restarts`` latents, so ``--samples 10000`` must not
+    # become one batch of 80,000 images (issue 11); 16 keeps Cancel prompt too.
+    seeds_per_chunk = 16
 
     def _face_analysis_for(self, settings: SearchSettings) -> nn.Module | None:
         """The landmark terms' network if ``settings`` use it, loaded once; None without its weights."""
