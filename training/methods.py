@@ -86,6 +86,9 @@ class TrainMethod(abc.ABC):
     def export(self) -> tuple[dict[str, Tensor], dict]:
         """The engine model's tensors and its architecture config (JSON-able)."""
 
+    def before_export(self) -> None:
+        """Called by export on the loaded run before ``export``: last fixes to what ships."""
+
     def validate(self, batch: dict[str, Tensor]) -> dict[str, list[float]]:
         """Per-crop held-out metrics for the model card: PSNR and SSIM of the composite."""
         from engine.metrics import psnr, ssim

@@ -38,7 +38,7 @@ def test_paper_defaults():
 
 def test_overfitting_one_face_lets_the_search_fit_its_context_better(face_folder, landmark_cache, tmp_path, batch):
     torch.manual_seed(0)
-    cfg = DCGANConfig(data=[str(face_folder)], out=str(tmp_path), lr=2e-3, device="cpu", **TINY)
+    cfg = DCGANConfig(data=[str(face_folder)], out=str(tmp_path), lr=2e-3, device="cpu", encoder=False, **TINY)
     method = DCGANMethod(cfg, "cpu")
     method.build()
     face = {"image": batch["image"][:1].repeat(4, 1, 1, 1)}
