@@ -32,13 +32,15 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 
 BARE = r"""
-import sys
-import cv2, dlib, numpy as np, face_recognition_models
+import importlib.util, sys
+from pathlib import Path
+import cv2, dlib, numpy as np
+models = Path(next(iter(importlib.util.find_spec("face_recognition_models").submodule_search_locations))) / "models"
 photo, out = sys.argv[1], sys.argv[2]
 image = cv2.imread(photo)
 rgb = cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 box = dlib.get_frontal_face_detector()(rgb, 1)[0]
-points = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())(rgb, box)
+points = dlib.shape_predictor(str(models / "shape_predictor_68_face_landmarks.dat"))(rgb, box)
 mouth = np.array([[points.part(i).x, points.part(i).y] for i in range(48, 68)], np.int32)
 mask = np.zeros(image.shape[:2], np.uint8)
 cv2.fillConvexPoly(mask, cv2.convexHull(mouth), 255)

@@ -20,7 +20,6 @@ numbers the model card shows are inpainting results.
 from __future__ import annotations
 
 import dataclasses
-import json
 from dataclasses import dataclass
 
 import torch
@@ -31,7 +30,7 @@ from torch import nn
 
 from engine.models.dcgan import DCGANArchitecture, DCGANNet, LatentSearch, SearchSettings, encoder_budget
 from training.config import ConfigError, TrainConfig
-from training.methods import TrainMethod, _normalise, adam, register, set_requires_grad, unwrap
+from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
 
 
 @dataclass
@@ -151,25 +150,10 @@ class DCGANMethod(TrainMethod):
         recompute_batchnorm_statistics(self.net, self.cfg.bn_batches, self.cfg.batch_size, self.cfg.seed, self.device)
         self.statistics_fresh = True
 
-    def init_from(self, path: str) -> None:
-        """Continue from engine weights: G and D, and E when the file has one (an older file without
-        E leaves this run's fresh E)."""
-        from engine.errors import WeightsError
-        from engine.weights import load_state_dict
-
-        tensors, metadata = load_state_dict(path)
-        recorded = metadata.get("architecture")
-        recorded = _normalise(json.loads(recorded) if isinstance(recorded, str) else recorded) or {}
-        mine = _normalise(dataclasses.asdict(self.arch))
-        if {k: v for k, v in recorded.items() if k != "encoder"} != {k: v for k, v in mine.items() if k != "encoder"}:
-            raise ConfigError(f"--init {path}: its architecture {recorded} is not this run's {mine}; "
-                              "train from scratch or match the options")
-        try:
-            self.load_export(tensors)
-        except RuntimeError as err:
-            raise WeightsError(f"--init {path}: the tensors do not fit ({err})") from None
-        for name, ema in self.ema.items():
-            ema.shadow.load_state_dict(unwrap(getattr(self, name)).state_dict())
+    def architecture_fits(self, recorded, mine) -> bool:
+        """A file from before E continues this run (its G and D load, E starts fresh)."""
+        drop = lambda arch: {k: v for k, v in (arch or {}).items() if k != "encoder"}  # noqa: E731
+        return drop(recorded) == drop(mine)
 
     def load_export(self, tensors: dict[str, Tensor]) -> None:
         """The exported layout; a file without E keeps this run's E as it is."""

@@ -200,7 +200,7 @@ class TrainMethod(abc.ABC):
             import json
 
             recorded = json.loads(recorded)
-        if _normalise(recorded) != _normalise(architecture):
+        if not self.architecture_fits(_normalise(recorded), _normalise(architecture)):
             raise ConfigError(f"--init {path}: its architecture {recorded} is not this run's {architecture}; "
                               "train from scratch or match the options")
         try:
@@ -209,6 +209,10 @@ class TrainMethod(abc.ABC):
             raise WeightsError(f"--init {path}: the tensors do not fit ({err})") from None
         for name, ema in self.ema.items():
             ema.shadow.load_state_dict(unwrap(getattr(self, name)).state_dict())
+
+    def architecture_fits(self, recorded: Any, mine: Any) -> bool:
+        """Whether weights recorded with ``recorded`` can continue this run (default: the same)."""
+        return recorded == mine
 
     def load_export(self, tensors: dict[str, Tensor]) -> None:
         """The inverse of ``export``'s tensors (default: the generator's state)."""
