@@ -6,6 +6,10 @@ model; cells show the face region of the completed photo.
 
     python3 docs/make_gallery.py -o docs/gallery.png
     FACEINPAINT_WEIGHTS_DIR=/path/to/weights python3 docs/make_gallery.py -o gallery.png
+    python3 docs/make_gallery.py --photos VAL1.jpg VAL2.jpg VAL3.jpg VAL4.jpg -o /tmp/val-gallery.png
+
+With ``--photos`` each row is another photo with the next of the four holes: a look at held-out
+faces. Such a picture shows research-licensed faces: keep it out of the repository.
 """
 
 from __future__ import annotations
@@ -19,9 +23,10 @@ import numpy as np
 
 from engine.errors import FaceInpaintError
 from engine.face import detect_faces
-from engine.imageio import read_image, save_image
+from engine.imageio import read_image
+from engine.imagesave import save_image
 from engine.masks import preset_mask
-from engine.models import create_model, get_model_class, list_models
+from engine.models import MODELS, create_model, list_models
 from engine.paths import sample_photo
 
 CELL = 160
@@ -48,19 +53,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("-o", "--output", type=Path, required=True)
     parser.add_argument("--photo", type=Path, default=sample_photo())
+    parser.add_argument("--photos", type=Path, nargs="+", help="one row per photo, each with the next hole")
     parser.add_argument("--models", help="comma-separated (default: every ready model)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
 
-    photo = read_image(args.photo)
-    face = detect_faces(photo)[0]
-    top, bottom, left, right = face_window(face, photo.shape[:2])
     names = args.models.split(",") if args.models else [
-        info.name for info in list_models() if get_model_class(info.name).weights_status().ready
+        info.name for info in list_models() if MODELS[info.name].weights_status().ready
     ]
     models = {name: create_model(name) for name in names}
     rows = []
-    for preset in PRESETS:
+    photos = args.photos or [args.photo] * len(PRESETS)
+    for index, path in enumerate(photos):
+        preset = PRESETS[index % len(PRESETS)]
+        photo = read_image(path)
+        face = detect_faces(photo)[0]
+        top, bottom, left, right = face_window(face, photo.shape[:2])
         mask = preset_mask(preset, face.landmarks, photo.shape[:2])
         shown = photo.copy()
         shown[mask > 0] = (255, 255, 255)
@@ -75,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
             cells.append(label(cell, name))
         rows.append(np.hstack(cells))
     save_image(args.output, np.vstack(rows), overwrite=True)
-    print(f"wrote {args.output}: {len(PRESETS)} holes x {len(models)} models ({', '.join(models)})")
+    print(f"wrote {args.output}: {len(rows)} holes x {len(models)} models ({', '.join(models)})")
     return 0
 
 

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
 from engine.atomic import atomic_write_text
 from engine.cli_common import run_main
 from engine.cli_inpaint import FACE_BACKENDS
+from engine.device import check_device
 from engine.errors import FaceInpaintError, ImageWriteError
 from engine.evaluation import PROTOCOLS, EvalConfig, evaluate
 
@@ -92,10 +94,15 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     """Evaluate, write the reports asked for, print the tables and the skipped images."""
     config = make_config(args)
+    config.device = check_device(config.device)
     for out in (args.json, args.markdown):
-        if out is not None and out.parent and not out.parent.is_dir():
-            raise ImageWriteError(f"cannot write {out}: the folder {out.parent} does not exist")
+        if out is not None:
+            check_report_target(out)
     report = evaluate(config, progress=not args.quiet)
+    if report.skipped and not report.rows:
+        first = report.skipped[0]
+        raise FaceInpaintError(f"all {len(report.skipped)} images were skipped (no face found or unreadable), so "
+                               f"nothing was scored; the first: {first['file']}: {first['reason']}")
     markdown = report.to_markdown()
     if args.json:
         write_text(args.json, json.dumps(report.to_json(), indent=2) + "\n")
@@ -107,6 +114,17 @@ def run(args: argparse.Namespace) -> int:
         for item in report.skipped[:SKIPPED_SHOWN]:
             print(f"  {item['file']}: {item['reason']}", file=sys.stderr)
     return 0
+
+
+def check_report_target(path: Path) -> None:
+    """Refuse now, not after the whole evaluation, a report path that cannot be written."""
+    if path.is_dir():
+        raise ImageWriteError(f"cannot write {path}: it is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ImageWriteError(f"cannot write {path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ImageWriteError(f"cannot write {path}: permission denied")
 
 
 def write_text(path: Path, text: str) -> None:

@@ -30,6 +30,19 @@ def available_devices() -> list[str]:
     return found
 
 
+def check_device(preference: str | None) -> str:
+    """``preference`` normalised ("auto", "cpu", "cuda:1", ...) or a ``DeviceError`` naming it.
+
+    Imports no torch, so every front end can refuse a misspelt device before any work, also
+    for models that never use one.
+    """
+    pref = (preference or "auto").strip().lower()
+    kind, sep, index = pref.partition(":")
+    if kind not in DEVICE_CHOICES or (sep and (kind == "auto" or not index.isdigit())):
+        raise DeviceError(f"unknown device {preference!r}; choose one of {', '.join(DEVICE_CHOICES)} or cuda:N")
+    return pref
+
+
 def select_device(preference: str | None = "auto"):
     """Return a ``torch.device`` for ``preference`` ("auto", "cuda", "cuda:1", "mps", "cpu").
 
@@ -38,13 +51,11 @@ def select_device(preference: str | None = "auto"):
     """
     import torch
 
-    pref = (preference or "auto").lower()
+    pref = check_device(preference)
     have = available_devices()
     if pref == "auto":
         return torch.device(have[0])
     kind = pref.split(":")[0]
-    if kind not in DEVICE_CHOICES:
-        raise DeviceError(f"unknown device {preference!r}; choose one of {', '.join(DEVICE_CHOICES)}")
     if kind in have:
         return torch.device(pref)
     log.warning("device %s is not available here; using %s", preference, have[0])

@@ -27,6 +27,7 @@ from tqdm import tqdm
 
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
+from engine.face.identity import face_descriptor, identity_distance
 from engine.imageio import image_files, read_image
 from engine.masks import (
     COLLAGAN_CASES,
@@ -40,11 +41,11 @@ from engine.masks import (
     random_noise,
     resize_mask,
 )
-from engine.metrics import l1_hole, landmark_nme, psnr, ssim
+from engine.metrics import SSIM_SIGMA, l1_hole, landmark_nme, psnr, ssim
 from engine.models import create_model, get_spec
 from engine.models.base import InpaintModel, composite
 
-METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme")
+METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist")
 
 
 # -- protocols ------------------------------------------------------------------------------------
@@ -129,6 +130,7 @@ class EvalConfig:
     seed: int = 0
     face_backend: str = "auto"
     device: str = "auto"
+    face_metrics: bool = True  # landmark NME and identity distance (each reads the result's face again)
 
     def __post_init__(self) -> None:
         self.data = [Path(d) for d in ([self.data] if isinstance(self.data, (str, Path)) else self.data)]
@@ -222,7 +224,11 @@ class EvalReport:
             "L1 inside the hole (0-1) / landmark NME (inter-ocular), lower is better",
             lambda r: f"{_num(r['l1_hole'], 1, 4)}/{_num(r['landmark_nme'], 1, 4)}",
         )
-        return f"{intro}\n\n{quality}\n\n{errors}\n"
+        identity = table(
+            "Identity distance (dlib 128-D descriptors of the result vs the original; 0 = same face), lower is better",
+            lambda r: _num(r.get("identity_dist"), 1, 4),
+        )
+        return f"{intro}\n\n{quality}\n\n{errors}\n\n{identity}\n"
 
 
 def _num(value: float | None, scale: float, digits: int) -> str:
@@ -251,6 +257,7 @@ class _PreparedImage:
     landmarks: np.ndarray  # (68, 2) crop coordinates, from the alignment
     box: tuple[float, float, float, float]  # face box in crop coordinates, reused for the result
     reference: np.ndarray | None  # landmarks detected on the original crop in ``box``
+    identity: np.ndarray | None = None  # dlib's 128-D descriptor of the original face
 
 
 def _prepare(path: Path, size: int, backend: str) -> _PreparedImage:
@@ -260,7 +267,16 @@ def _prepare(path: Path, size: int, backend: str) -> _PreparedImage:
         raise NoFaceError("no face found")
     aligned = align_face(image, faces[0], size)
     box = _box_in_crop(faces[0].box, aligned.matrix, size)
-    return _PreparedImage(aligned.crop, aligned.landmarks, box, _landmarks_or_none(aligned.crop, box, backend))
+    return _PreparedImage(aligned.crop, aligned.landmarks, box, _landmarks_or_none(aligned.crop, box, backend),
+                          _descriptor_or_none(aligned.crop, box))
+
+
+def _descriptor_or_none(crop: np.ndarray, box) -> np.ndarray | None:
+    """dlib's identity descriptor of the face in ``box``; None where dlib or its models are missing."""
+    try:
+        return face_descriptor(crop, box)
+    except FaceInpaintError:
+        return None
 
 
 def _box_in_crop(box, matrix: np.ndarray, size: int) -> tuple[float, float, float, float]:
@@ -325,7 +341,8 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         for case, mask in _masks_for(protocol, irregular, cases, prepared, size, seed):
             for name, runner in runners.items():
                 result = runner(prepared.crop, mask, seed)
-                totals.setdefault((name, case), _Running()).add(_score(prepared, result, mask, config.face_backend))
+                totals.setdefault((name, case), _Running()).add(
+                    _score(prepared, result, mask, config.face_backend, config.face_metrics))
 
     if irregular is not None:
         cases = sorted({case for _, case in totals}, key=lambda c: int(c.split("-")[0]))
@@ -347,8 +364,10 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         "images": len(images),
         "skipped": len(skipped),
         "resized_models": resized,
-        "metrics": "whole aligned crop, uint8 RGB: PSNR (dB), SSIM (skimage, channel_axis=2); L1 in the hole (0-1);"
-        " landmark NME = mean 68-point error on the result vs the original crop in the same box / inter-ocular",
+        "metrics": "whole aligned crop, uint8 RGB: PSNR (dB), SSIM (Wang et al. 2004: Gaussian window, sigma "
+        f"{SSIM_SIGMA}, population covariances, mean over channels); L1 in the hole (0-1);"
+        " landmark NME = mean 68-point error on the result vs the original crop in the same box / inter-ocular;"
+        " identity_dist = distance of dlib's 128-D face descriptors of the result and the original (same box)",
     }
     return EvalReport(rows, skipped, recorded, cases, protocol.labels)
 
@@ -361,7 +380,11 @@ def _masks_for(protocol, irregular, cases, prepared, size, seed) -> Iterator[tup
         yield case, protocol.make_mask(case, prepared.landmarks, size, seed)
 
 
-def _score(prepared: _PreparedImage, result: np.ndarray, mask: np.ndarray, backend: str) -> dict[str, float]:
+def _score(prepared: _PreparedImage, result: np.ndarray, mask: np.ndarray, backend: str,
+           face_metrics: bool = True) -> dict[str, float]:
+    if not face_metrics:
+        return {"psnr": psnr(prepared.crop, result), "ssim": ssim(prepared.crop, result),
+                "l1_hole": l1_hole(prepared.crop, result, mask), "landmark_nme": None, "identity_dist": None}
     nme = None
     if prepared.reference is not None:
         found = _landmarks_or_none(result, prepared.box, backend)
@@ -371,4 +394,7 @@ def _score(prepared: _PreparedImage, result: np.ndarray, mask: np.ndarray, backe
         "ssim": ssim(prepared.crop, result),
         "l1_hole": l1_hole(prepared.crop, result, mask),
         "landmark_nme": nme,
+        "identity_dist": (identity_distance(found_identity, prepared.identity)
+                          if prepared.identity is not None and (found_identity := _descriptor_or_none(result, prepared.box)) is not None
+                          else None),
     }

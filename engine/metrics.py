@@ -28,10 +28,15 @@ def psnr(a: np.ndarray, b: np.ndarray) -> float:
     return float(peak_signal_noise_ratio(a, b, data_range=255))
 
 
+SSIM_SIGMA = 1.5  # Wang et al. 2004: an 11 x 11 Gaussian window, sigma 1.5, as the papers' tables use
+
+
 def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Structural similarity of two RGB images (skimage defaults: 7x7 uniform window)."""
+    """Structural similarity of two RGB images as Wang et al. 2004 define it (Gaussian window, sigma 1.5,
+    population covariances), averaged over the channels."""
     _check_pair(a, b)
-    return float(structural_similarity(a, b, channel_axis=2, data_range=255))
+    return float(structural_similarity(a, b, channel_axis=2, data_range=255, gaussian_weights=True, sigma=SSIM_SIGMA,
+                                       use_sample_covariance=False))
 
 
 def l1_hole(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
-from PySide6.QtCore import QPointF, QRect, QRectF, Qt, Signal
-from PySide6.QtGui import QBrush, QColor, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
+from PySide6.QtCore import QEvent, QPointF, QRect, QRectF, Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QCursor, QMouseEvent, QPainter, QPainterPath, QPen, QPixmap
 from PySide6.QtWidgets import (
     QGraphicsEllipseItem,
     QGraphicsItem,
@@ -24,6 +24,9 @@ from faceinpaint_app.qimage import mask_view, rgb_to_pixmap, rgb_to_qimage, rgba
 ZOOM_STEP = 1.25
 MIN_ZOOM, MAX_ZOOM = 0.02, 32.0
 FACE_COLOR = QColor(80, 200, 255)
+SPLIT_GRAB_PX = 8  # the split divider can be grabbed this far (screen pixels) either side
+RESIZE_MODIFIERS = (Qt.KeyboardModifier.ShiftModifier,
+                    Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.AltModifier)
 
 
 def cosmetic_pen(color: QColor, width: float, style: Qt.PenStyle = Qt.PenStyle.SolidLine) -> QPen:
@@ -63,14 +66,16 @@ class MaskItem(QGraphicsItem):
 class Canvas(QGraphicsView):
     mask_edited = Signal(object, str)  # mask before the edit, undo text
     zoom_changed = Signal(float)
-    face_clicked = Signal(int)
+    face_clicked = Signal(int)  # index of the face clicked with the face tool, -1 for a miss
+    split_moved = Signal(float)  # the divider was dragged to this fraction of the width
+    brush_resized = Signal(float)  # a resize drag set the brush diameter to this many image pixels
 
     def __init__(self, document: Document, parent=None) -> None:
         super().__init__(parent)
         self.document = document
         self.setScene(QGraphicsScene(self))
         self.setRenderHints(QPainter.RenderHint.SmoothPixmapTransform | QPainter.RenderHint.Antialiasing)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)  # zoom_by anchors itself
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setBackgroundBrush(self.palette().dark())
@@ -104,7 +109,11 @@ class Canvas(QGraphicsView):
         self.mask_color, self.mask_opacity = QColor(255, 40, 90), 0.5
         self.split: float | None = None
         self.preview: np.ndarray | None = None
+        self.preview_label = ""  # the badge shown while a preview is on the canvas
         self._showing_original = False
+        self._dragging_split = False
+        self._fitted = True  # the photo follows the view's size until the user zooms
+        self._resize_from: tuple[QPointF, float] | None = None  # press position, brush size then
         self._space_held = False
         self._pan_from: QPointF | None = None
         self._mask_before: np.ndarray | None = None
@@ -146,16 +155,49 @@ class Canvas(QGraphicsView):
         shown = self.document.original if self._showing_original else self.displayed_image()
         self.image_item.setPixmap(rgb_to_pixmap(shown))
 
-    def set_preview(self, image: np.ndarray | None) -> None:
-        """Show ``image`` (a result or live model preview) in place of the document, or stop."""
+    def set_preview(self, image: np.ndarray | None, label: str = "") -> None:
+        """Show ``image`` (a completion not applied yet) in place of the document, or stop."""
         self.preview = image
+        self.preview_label = label if image is not None else ""
+        self.mask_item.setVisible(image is None)  # the mask would hide the very completion to judge
         self._refresh_image()
+        self.viewport().update()
 
     def show_original(self, show: bool) -> None:
         """While held: the photo as loaded, instead of the current result."""
         if show != self._showing_original:
             self._showing_original = show
             self._refresh_image()
+            self.viewport().update()
+
+    def badge_text(self) -> str:
+        """The state badge in the top-left corner: "Original" while Tab is held, else the preview's."""
+        return "Original" if self._showing_original else self.preview_label
+
+    def split_x(self) -> float | None:
+        """The divider's x in viewport pixels, or None when the split view is off."""
+        if self.split is None or self.document.is_empty:
+            return None
+        return self.mapFromScene(QPointF(self.split * self.document.size[0], 0)).x()
+
+    def drawForeground(self, painter: QPainter, rect: QRectF) -> None:
+        """Badges in screen pixels: the state (Original, Preview) and Before/After at the divider."""
+        painter.save()
+        painter.resetTransform()
+        badge = self.badge_text()
+        if badge:
+            draw_badge(painter, QPointF(10, 10), badge, QColor(255, 190, 40) if badge == "Original" else FACE_COLOR)
+        x = self.split_x()
+        if x is not None:
+            top = 44 if badge else 10
+            after_width = painter.fontMetrics().horizontalAdvance("After") + 16
+            draw_badge(painter, QPointF(x - after_width - 4, top), "Before", QColor(200, 200, 200))
+            draw_badge(painter, QPointF(x + 6, top), "After", QColor(200, 200, 200))
+        painter.restore()
+
+    def scrollContentsBy(self, dx: int, dy: int) -> None:
+        super().scrollContentsBy(dx, dy)
+        self.viewport().update()  # the badges stay put on screen: scrolled pixels would drag them along
 
     def set_split(self, fraction: float | None) -> None:
         """Original left of ``fraction`` of the width, current image right of it; None = off."""
@@ -163,6 +205,7 @@ class Canvas(QGraphicsView):
         self._update_split()
 
     def _update_split(self) -> None:
+        self.viewport().update()
         w, h = self.document.size
         on = self.split is not None and w > 0
         self.split_clip.setVisible(on)
@@ -222,24 +265,55 @@ class Canvas(QGraphicsView):
     def zoom(self) -> float:
         return self.transform().m11()
 
-    def zoom_by(self, factor: float) -> None:
+    def zoom_by(self, factor: float, anchor: QPointF | None = None) -> None:
+        """Zoom keeping the photo point under ``anchor`` (viewport pixels) where it is.
+
+        Without an anchor: the pointer when it is over the canvas, else the viewport's centre.
+        """
+        at_pointer = anchor is not None
+        if anchor is None:
+            pointer = self.viewport().mapFromGlobal(QCursor.pos())
+            at_pointer = self.underMouse() and self.viewport().rect().contains(pointer)
+            anchor = QPointF(pointer) if at_pointer else QPointF(self.viewport().rect().center())
+        self._fitted = False
         factor = float(np.clip(self.zoom * factor, MIN_ZOOM, MAX_ZOOM)) / self.zoom
+        scene_point = self.viewportTransform().inverted()[0].map(anchor)
         self.scale(factor, factor)
+        moved = self.viewportTransform().map(scene_point) - anchor
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + round(moved.x()))
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + round(moved.y()))
+        if self._resize_from is None and at_pointer:  # the brush circle stays under the pointer
+            self._update_cursor(self.viewportTransform().inverted()[0].map(anchor))
         self.zoom_changed.emit(self.zoom)
 
     def fit(self) -> None:
+        """Show the whole photo, and keep showing it as the view resizes until the user zooms."""
+        self._fitted = True
         if not self.document.is_empty:
             self.fitInView(self.scene().sceneRect(), Qt.AspectRatioMode.KeepAspectRatio)
             self.zoom_changed.emit(self.zoom)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        if self._fitted:
+            self.fit()
 
     def actual_size(self) -> None:
         self.zoom_by(1.0 / self.zoom)
 
     def wheelEvent(self, event) -> None:
         steps = event.angleDelta().y() / 120
-        if steps:
-            self.zoom_by(ZOOM_STEP**steps)
+        if steps and not self.document.is_empty:
+            self.zoom_by(ZOOM_STEP**steps, event.position())
         event.accept()
+
+    def viewportEvent(self, event: QEvent) -> bool:
+        """Touchpad pinch zooms around the fingers."""
+        if event.type() == QEvent.Type.NativeGesture and event.gestureType() == Qt.NativeGestureType.ZoomNativeGesture:
+            if not self.document.is_empty:
+                self.zoom_by(1.0 + event.value(), event.position())
+            return True
+        return super().viewportEvent(event)
 
     # -- tools --------------------------------------------------------------------------------
     def set_tool(self, tool: Tool) -> None:
@@ -253,6 +327,9 @@ class Canvas(QGraphicsView):
             self.tool.cancel()
             self._mask_before = None
             self.outline_item.setPath(QPainterPath())
+
+    def shape_in_progress(self) -> bool:
+        return self._mask_before is not None
 
     def close_polygon(self) -> None:
         if isinstance(self.tool, PolygonTool) and self._mask_before is not None:
@@ -272,10 +349,16 @@ class Canvas(QGraphicsView):
             self.viewport().setCursor(Qt.CursorShape.ClosedHandCursor)
             return
         pos = self.mapToScene(event.position().toPoint())
+        if button == Qt.MouseButton.LeftButton and self._near_split(event.position()):
+            self._dragging_split = True
+            return
+        if button == Qt.MouseButton.LeftButton and getattr(self.tool, "size", None) is not None \
+                and event.modifiers() in RESIZE_MODIFIERS:
+            self._resize_from = (event.position(), float(self.tool.size))
+            return
         if isinstance(self.tool, PickFaceTool):
             index = self.face_at(pos)
-            if index is not None:
-                self.face_clicked.emit(index)
+            self.face_clicked.emit(-1 if index is None else index)
             return
         if button in (Qt.MouseButton.LeftButton, Qt.MouseButton.RightButton):
             if self._mask_before is None:
@@ -290,6 +373,20 @@ class Canvas(QGraphicsView):
             self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() - round(delta.x()))
             self.verticalScrollBar().setValue(self.verticalScrollBar().value() - round(delta.y()))
             return
+        if self._dragging_split:
+            fraction = float(np.clip(self.mapToScene(event.position().toPoint()).x() / self.document.size[0], 0, 1))
+            self.set_split(fraction)
+            self.split_moved.emit(fraction)
+            return
+        if self._resize_from is not None:
+            start, size = self._resize_from
+            # The circle's edge follows the pointer: half the diameter per screen pixel dragged.
+            self.tool.size = max(1.0, size + 2 * (event.position().x() - start.x()) / self.zoom)
+            self._update_cursor(self.mapToScene(start.toPoint()))
+            self.brush_resized.emit(self.tool.size)
+            return
+        self.viewport().setCursor(Qt.CursorShape.SplitHCursor if self._near_split(event.position())
+                                  else Qt.CursorShape.CrossCursor)
         pos = self.mapToScene(event.position().toPoint())
         self._update_cursor(pos)
         if self._mask_before is not None and event.buttons() & (Qt.MouseButton.LeftButton | Qt.MouseButton.RightButton):
@@ -300,6 +397,9 @@ class Canvas(QGraphicsView):
         if self._pan_from is not None:
             self._pan_from = None
             self.set_space_held(self._space_held)
+            return
+        if self._dragging_split or self._resize_from is not None:
+            self._dragging_split, self._resize_from = False, None
             return
         if self._mask_before is None:
             return
@@ -314,6 +414,10 @@ class Canvas(QGraphicsView):
             self.close_polygon()
         else:
             self.mousePressEvent(event)
+
+    def _near_split(self, pos: QPointF) -> bool:
+        x = self.split_x()
+        return x is not None and not self._space_held and abs(pos.x() - x) <= SPLIT_GRAB_PX
 
     def leaveEvent(self, event) -> None:
         self._update_cursor(None)
@@ -338,3 +442,15 @@ class Canvas(QGraphicsView):
             return
         self.cursor_item.setRect(QRectF(pos.x() - size / 2, pos.y() - size / 2, size, size))
         self.cursor_item.show()
+
+
+def draw_badge(painter: QPainter, top_left: QPointF, text: str, color: QColor) -> None:
+    """A rounded label with dark fill, readable over any photo."""
+    metrics = painter.fontMetrics()
+    box = QRectF(top_left.x(), top_left.y(), metrics.horizontalAdvance(text) + 16, metrics.height() + 10)
+    painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+    painter.setPen(QPen(color, 1.5))
+    painter.setBrush(QColor(20, 20, 20, 190))
+    painter.drawRoundedRect(box, 6, 6)
+    painter.setPen(color)
+    painter.drawText(box, Qt.AlignmentFlag.AlignCenter, text)

@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from typing import Callable
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QRect
 from PySide6.QtGui import QUndoCommand
 
 from faceinpaint_app.document import Document
 
+CLEAN_RIM_PX = 32  # after an apply, faint brush edges this close to the hole are cleared too
 Writer = Callable[[np.ndarray, QRect], None]
 
 
@@ -75,3 +77,23 @@ def set_image(document: Document, new_image: np.ndarray, text: str) -> PatchComm
     command = PatchCommand(document.write_image, document.image, new_image, rect, text)
     document.write_image(crop(new_image, rect), rect)
     return command
+
+
+def cleared_mask(mask: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """``mask`` without ``hole`` and without the faint (sub-threshold) brush rim around it.
+
+    A soft brush leaves values below 128 outside the hole: they count as kept pixels, but would
+    stay on screen as a thin outline of the completed area.
+    """
+    cleared = np.where(hole, 0, mask).astype(np.uint8)
+    rect = changed_rect(np.zeros_like(hole), hole)
+    if rect is None:
+        return cleared
+    pad = CLEAN_RIM_PX  # dilate only around the hole: a 24 MP photo costs what its hole does
+    y0, x0 = max(0, rect.top() - pad), max(0, rect.left() - pad)
+    y1, x1 = min(hole.shape[0], rect.bottom() + 1 + pad), min(hole.shape[1], rect.right() + 1 + pad)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * pad + 1, 2 * pad + 1))
+    near = cv2.dilate(hole[y0:y1, x0:x1].astype(np.uint8), kernel) > 0
+    window = cleared[y0:y1, x0:x1]
+    window[near & (window <= 127)] = 0
+    return cleared

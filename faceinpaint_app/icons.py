@@ -31,6 +31,8 @@ ICONS = {
     "shrink": "mdi6.arrow-collapse-all",
     "import_mask": "mdi6.file-import-outline",
     "export_mask": "mdi6.file-export-outline",
+    "load_weights": "mdi6.weight",
+    "clear_results": "mdi6.notification-clear-all",
     "mask_color": "mdi6.palette",
     "zoom_in": "mdi6.magnify-plus-outline",
     "zoom_out": "mdi6.magnify-minus-outline",

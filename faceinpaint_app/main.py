@@ -2,12 +2,15 @@
 
 ``faceinpaint IMAGE --preset mouth --model telea --screenshot out.png`` loads the photo, applies
 the preset, runs the model, saves a screenshot of the whole window and exits 0 (non-zero with a
-message on stderr on failure). It works offscreen (``QT_QPA_PLATFORM=offscreen``).
+message on stderr on failure: 2 for a user error such as a missing photo or an unknown model,
+1 when a model fails or the run times out). It works offscreen (``QT_QPA_PLATFORM=offscreen``).
+The screenshot is exactly ``--size`` pixels.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -63,10 +66,15 @@ class ScriptedRun:
         self.exit_code: int | None = None
         self.loop = QEventLoop()
         self.deadline = QTimer(singleShot=True, interval=round(args.timeout * 1000))
-        self.deadline.timeout.connect(lambda: self.fail(f"gave up after {args.timeout:g} s"))
+        self.deadline.timeout.connect(lambda: self.fail(f"gave up after {args.timeout:g} s", code=1))
         self.deadline.start()
 
     def start(self) -> None:
+        minimum = self.window.minimumSizeHint()
+        if minimum.width() > self.args.size[0] or minimum.height() > self.args.size[1]:
+            self.fail(f"--size {self.args.size[0]}x{self.args.size[1]} is smaller than the window can be "
+                      f"({minimum.width()}x{minimum.height()})")
+            return
         if self.window.document.is_empty:
             self.fail(self.window.last_error or "no photo was loaded")
             return
@@ -118,7 +126,7 @@ class ScriptedRun:
 
     def _after_run(self, produced_results: bool) -> None:
         if not produced_results:
-            return self.fail(self.window.last_error or "the run produced no result")
+            return self.fail(self.window.last_error or "the run produced no result", code=1)
         self._finish()
 
     def _finish(self) -> None:
@@ -128,11 +136,12 @@ class ScriptedRun:
 
     def _screenshot(self) -> None:
         from engine.errors import FaceInpaintError
-        from engine.imageio import save_image
+        from engine.imagesave import save_image
         from faceinpaint_app.qimage import qimage_to_rgb
 
         try:
-            save_image(self.args.screenshot, qimage_to_rgb(self.window.grab().toImage()), overwrite=True)
+            save_image(self.args.screenshot, qimage_to_rgb(self.window.grab().toImage()), overwrite=True,
+                       protect=self.args.image)
         except FaceInpaintError as err:
             return self.fail(str(err))
         print(f"saved {self.args.screenshot}")
@@ -141,9 +150,9 @@ class ScriptedRun:
     def succeed(self) -> None:
         self._exit(0)
 
-    def fail(self, message: str) -> None:
+    def fail(self, message: str, code: int = 2) -> None:
         print(f"faceinpaint: error: {message}", file=sys.stderr)
-        self._exit(1)
+        self._exit(code)
 
     def _exit(self, code: int) -> None:
         if self.exit_code is None:
@@ -165,6 +174,8 @@ def _main(argv: list[str] | None) -> int:
         parser.error("a scripted run (--model, --compare, --preset, --mask, --screenshot) needs an IMAGE")
     if args.samples < 1:
         parser.error("--samples must be at least 1")
+    if args.screenshot is not None and args.image is not None and same_file(args.screenshot, args.image):
+        parser.error(f"--screenshot {args.screenshot} is the photo itself; refusing to overwrite it")
 
     from faceinpaint_app.qt_check import binding_drops_references, broken_binding_message
 
@@ -198,11 +209,30 @@ def _main(argv: list[str] | None) -> int:
     if args.image is not None:
         window.open_path(args.image)
     if not scripted:
-        return app.exec()
+        return leave(app.exec(), prefs)
     script = ScriptedRun(window, args)
     script.start()
     code = script.loop.exec() if script.exit_code is None else script.exit_code
     settings_dir.cleanup()
+    return code
+
+
+def same_file(a: Path, b: Path) -> bool:
+    try:
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and a.samefile(b))
+    except OSError:
+        return False
+
+
+def leave(code: int, prefs) -> int:
+    """The exit code; a model that ignored Cancel past the close timeout does not hold the process."""
+    from faceinpaint_app.worker import engine_threads_running
+
+    if engine_threads_running():
+        prefs.settings.sync()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)  # a Python exit would destroy the still-running QThread, which aborts
     return code
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QAction, QPalette
@@ -14,21 +14,20 @@ from PySide6.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QSpinBox,
     QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from engine.inpainter import ModelInfo, create_model, get_model_class, list_models
+from engine.models import get_spec, list_models
+from engine.models.base import ModelInfo
+from engine.weights import WeightsStatus
+from faceinpaint_app.settings_form import SettingsForm, model_settings_fields
 
 NAME_ROLE = Qt.ItemDataRole.UserRole
 RANDOM_SEED = -1
-# Run settings a model may expose in its ``settings`` dataclass: label, tooltip, range, step.
-TUNABLE = {
-    "iterations": ("Iterations:", "Steps of the latent search", (1, 100_000), 50),
-    "restarts": ("Restarts:", "Latent codes searched per sample; the best fit is kept", (1, 256), 1),
-}
 
 
 @dataclass
@@ -36,26 +35,33 @@ class ModelEntry:
     info: ModelInfo
     ready: bool
     reason: str
+    weights: Path | None = None  # a file loaded with File > Load weights, instead of the shipped one
 
     @property
     def resolution_text(self) -> str:
         return "any size" if not self.info.resolution else f"{self.info.resolution} px crops"
 
 
-def tunable_settings(name: str) -> dict[str, int]:
-    """The TUNABLE fields of a model's ``settings`` dataclass with their defaults (no weights load)."""
-    settings = getattr(create_model(name, device="cpu"), "settings", None)
-    if not dataclasses.is_dataclass(settings):
-        return {}
-    return {key: getattr(settings, key) for key in TUNABLE if isinstance(getattr(settings, key, None), int)}
+def plain_reason(info: ModelInfo, status: WeightsStatus, loaded: Path | None = None) -> str:
+    """Why a model cannot run and what to do, in words a user can act on (no manifest paths)."""
+    if status.ready:
+        return ""
+    fix = "Train and export them with faceinpaint-train, then choose the file with File ▸ Load weights…"
+    if loaded is None and status.path is None:
+        return f"No trained weights for {info.display_name} are installed. {fix}"
+    name = (loaded or status.path).name
+    return (f"The weights file {name} cannot be used ({status.reason.replace(str(loaded or status.path), name)}). "
+            f"Load another with File ▸ Load weights…")
 
 
-def model_entries() -> list[ModelEntry]:
+def model_entries(loaded: dict[str, Path] | None = None) -> list[ModelEntry]:
     """Every registered model and whether it can run now (its weights are present and valid)."""
+    loaded = loaded or {}
     entries = []
     for info in list_models():
-        status = get_model_class(info.name).weights_status()
-        entries.append(ModelEntry(info, status.ready, status.reason))
+        weights = loaded.get(info.name)
+        status = get_spec(info.name).weights_status(weights)  # reads the table only: no torch
+        entries.append(ModelEntry(info, status.ready, plain_reason(info, status, weights), weights))
     return entries
 
 
@@ -65,17 +71,16 @@ class ModelPanel(QWidget):
     def __init__(self, run_action: QAction, compare_action: QAction, rescan_action: QAction, parent=None) -> None:
         super().__init__(parent)
         self.entries: dict[str, ModelEntry] = {}
-        self._tuned: list[str] = []  # TUNABLE keys the current model has
+        self.loaded_weights: dict[str, Path] = {}  # model -> a .safetensors file the user loaded
         self.list = QListWidget()
         self.list.setToolTip("Pick the model to run; tick several to compare them side by side")
         self.list.setAlternatingRowColors(True)
-        self.list.setMinimumHeight(215)
+        self.list.setMinimumHeight(90)
         self.list.currentItemChanged.connect(self._on_current_changed)
         self.details = QLabel()
         self.details.setWordWrap(True)
         self.details.setTextFormat(Qt.TextFormat.RichText)
         self.details.setAlignment(Qt.AlignmentFlag.AlignTop)
-        self.details.setMinimumHeight(90)
 
         self.samples = QSpinBox()
         self.samples.setRange(1, 32)
@@ -85,22 +90,15 @@ class ModelPanel(QWidget):
         self.seed.setSpecialValueText("random")
         self.seed.setValue(RANDOM_SEED)
         self.seed.setToolTip("Seed of the first sample; sample k uses seed + k. 'random' draws one.")
-        self.tunables: dict[str, tuple[QLabel, QSpinBox]] = {}
-        for key, (label, tip, (low, high), step) in TUNABLE.items():
-            spin = QSpinBox()
-            spin.setRange(low, high)
-            spin.setSingleStep(step)
-            spin.setToolTip(tip)
-            self.tunables[key] = (QLabel(label), spin)
+        self.settings_form = SettingsForm()
         self.device = QLabel()
         self.device.setToolTip("Change it in Preferences")
         options = QGroupBox("Options")
         form = QFormLayout(options)
         form.addRow("Samples:", self.samples)
         form.addRow("Seed:", self.seed)
-        for label, spin in self.tunables.values():
-            form.addRow(label, spin)
         form.addRow("Device:", self.device)
+        form.addRow(self.settings_form)
 
         buttons = QHBoxLayout()
         for action in (run_action, compare_action, rescan_action):
@@ -109,10 +107,22 @@ class ModelPanel(QWidget):
             if action is not rescan_action:
                 button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
             buttons.addWidget(button)
+        # Details and options scroll, so the dock shrinks to a laptop screen whatever the model.
+        scrolled = QWidget()
+        scrolled_layout = QVBoxLayout(scrolled)
+        scrolled_layout.setContentsMargins(0, 0, 0, 0)
+        scrolled_layout.addWidget(self.details)
+        scrolled_layout.addWidget(options)
+        scrolled_layout.addStretch(1)
+        self.scroll = QScrollArea()
+        self.scroll.setWidget(scrolled)
+        self.scroll.setWidgetResizable(True)
+        self.scroll.setFrameShape(QScrollArea.Shape.NoFrame)
+        self.scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.scroll.setMinimumHeight(60)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.list, 1)
-        layout.addWidget(self.details)
-        layout.addWidget(options)
+        layout.addWidget(self.list, 2)
+        layout.addWidget(self.scroll, 3)
         layout.addLayout(buttons)
         self.refresh()
 
@@ -120,7 +130,7 @@ class ModelPanel(QWidget):
         """Re-read the registry and each model's weights (after models land or weights change)."""
         current, checked = self.current_model(), set(self.checked_models())
         self.list.clear()
-        self.entries = {entry.info.name: entry for entry in model_entries()}
+        self.entries = {entry.info.name: entry for entry in model_entries(self.loaded_weights)}
         for entry in self.entries.values():
             info = entry.info
             state = "ready" if entry.ready else "unavailable"
@@ -130,7 +140,8 @@ class ModelPanel(QWidget):
             if entry.ready:
                 item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
                 item.setCheckState(Qt.CheckState.Checked if info.name in checked else Qt.CheckState.Unchecked)
-            else:  # greyed but selectable, so its details say why it cannot run
+            else:  # greyed but selectable, so its details say why it cannot run; never ticked for a comparison
+                item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsUserCheckable)
                 item.setForeground(self.palette().color(QPalette.ColorGroup.Disabled, QPalette.ColorRole.Text))
             self.list.addItem(item)
         self.select(current or next((n for n, e in self.entries.items() if e.ready), ""))
@@ -163,9 +174,16 @@ class ModelPanel(QWidget):
     def seed_value(self) -> int | None:
         return None if self.seed.value() == RANDOM_SEED else self.seed.value()
 
-    def options(self) -> dict[str, int]:
-        """Run settings for the current model (fields of its ``settings`` dataclass)."""
-        return {key: self.tunables[key][1].value() for key in self._tuned}
+    def options(self) -> dict:
+        """Run settings for the current model (fields of its settings dataclass)."""
+        return self.settings_form.values()
+
+    def use_weights(self, name: str, path: Path) -> ModelEntry:
+        """Run ``name`` with ``path`` from now on (checked like the shipped weights); select it."""
+        self.loaded_weights[name] = path
+        self.refresh()
+        self.select(name)
+        return self.entries[name]
 
     def set_device_text(self, text: str) -> None:
         self.device.setText(text)
@@ -175,7 +193,8 @@ class ModelPanel(QWidget):
             return
         entry = self.entries[item.data(NAME_ROLE)]
         info = entry.info
-        weights = "no weights needed" if info.weights_name is None else ("weights present" if entry.ready else "")
+        weights = ("no weights needed" if info.weights_name is None and entry.weights is None
+                   else f"weights {entry.weights.name if entry.weights else 'installed'}")
         state = (f"<span style='color:#2e9d4f'>✔ Ready</span> — {weights}" if entry.ready
                  else f"<span style='color:#d9534f'>✘ Unavailable</span> — {entry.reason}")
         kind = ", ".join(k for k, on in (("diverse", info.diverse), ("iterative", info.iterative),
@@ -185,11 +204,5 @@ class ModelPanel(QWidget):
             f"{info.description}<br>{state}"
         )
         self.samples.setEnabled(info.diverse)
-        defaults = tunable_settings(info.name)
-        self._tuned = list(defaults)
-        for key, (label, spin) in self.tunables.items():
-            label.setVisible(key in defaults)
-            spin.setVisible(key in defaults)
-            if key in defaults:
-                spin.setValue(defaults[key])
+        self.settings_form.show_model(info.name, model_settings_fields(info.name))
         self.current_changed.emit(info.name)

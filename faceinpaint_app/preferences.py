@@ -47,11 +47,12 @@ class Preferences:
     theme = _Setting("view/theme", "system", str)
     mask_color_name = _Setting("mask/color", "#ff285a", str)
     mask_opacity = _Setting("mask/opacity", 0.5, float)
-    brush_size = _Setting("tools/brush_size", 40, int)
+    brush_percent = _Setting("tools/brush_percent", 50, int)  # of the face's eye distance
     brush_hardness = _Setting("tools/brush_hardness", 0.8, float)
     grow_step = _Setting("tools/grow_step", 4, int)
     geometry = _Setting("window/geometry", QByteArray(), QByteArray)
     window_state = _Setting("window/state", QByteArray(), QByteArray)
+    last_save_dir = _Setting("files/last_save_dir", "", str)
 
     def __init__(self, settings: QSettings | None = None) -> None:
         self.settings = settings or QSettings()

@@ -1,17 +1,21 @@
-"""The diverse-result browser: a strip of completions with their seeds.
+"""The completions strip: results grouped per hole, newest hole first, with their seeds.
 
 Click a thumbnail to preview it on the canvas, apply it (undoable), delete it, ask the same
-model for more samples, or reproduce one from its seed.
+model for more samples, or reproduce one from its seed. Each run's mask is a hole; the hole
+picker switches between the holes completed so far, and Clear empties the strip.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import (
+    QComboBox,
     QHBoxLayout,
     QLabel,
     QListView,
@@ -24,10 +28,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from faceinpaint_app.compare_view import hole_frame
 from faceinpaint_app.icons import icon
 from faceinpaint_app.qimage import rgb_to_pixmap
 
-THUMBNAIL = 104
+THUMBNAIL = 88
+THUMBNAIL_CONTEXT = 0.5  # the hole plus half its size around it
+PADDING_GREY = 64
 ENTRY_ROLE = Qt.ItemDataRole.UserRole
 
 
@@ -35,10 +42,58 @@ ENTRY_ROLE = Qt.ItemDataRole.UserRole
 class ResultEntry:
     """One completion and the mask of the run that made it (applying composites inside it)."""
 
-    result: object  # engine.inpainter.InpaintResult
+    result: object  # engine.models.base.InpaintResult
     mask: np.ndarray
     model: str
     diverse: bool = False  # the model samples: its seed tells this completion apart
+
+
+@dataclass
+class HoleGroup:
+    """The completions of one hole (one run mask), newest run first."""
+
+    number: int
+    key: str
+    entries: list[ResultEntry] = field(default_factory=list)
+
+
+def hole_key(mask: np.ndarray) -> str:
+    return hashlib.blake2b(np.ascontiguousarray(mask > 127).tobytes(), digest_size=12).hexdigest()
+
+
+def hole_thumbnail(image: np.ndarray, mask: np.ndarray, size: int = THUMBNAIL) -> np.ndarray:
+    """A ``size`` square of ``image`` around the hole, the same framing for every photo size.
+
+    Beyond the photo's border the square is flat grey (not mirrored, which would invent a face).
+    """
+    frame = hole_frame(mask, THUMBNAIL_CONTEXT)
+    h, w = image.shape[:2]
+    if frame is None:
+        cx, cy, side = w / 2, h / 2, float(max(w, h))
+    else:
+        cx, cy = frame.center().x(), frame.center().y()
+        side = max(frame.width(), frame.height())
+    x0, y0 = round(cx - side / 2), round(cy - side / 2)
+    side = max(1, round(side))
+    square = np.full((side, side, 3), PADDING_GREY, np.uint8)
+    sx0, sy0 = max(0, x0), max(0, y0)
+    sx1, sy1 = min(w, x0 + side), min(h, y0 + side)
+    if sx1 > sx0 and sy1 > sy0:
+        square[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
+    shrinking = side > size
+    return cv2.resize(square, (size, size), interpolation=cv2.INTER_AREA if shrinking else cv2.INTER_LINEAR)
+
+
+def plural(count: int) -> str:
+    return f"{count} completion{'s' if count != 1 else ''}"
+
+
+def thumbnail_icon(rgb: np.ndarray) -> QIcon:
+    """The same picture selected or not: the strip marks the selection with its frame, not a tint."""
+    pixmap = rgb_to_pixmap(rgb)
+    result = QIcon(pixmap)
+    result.addPixmap(pixmap, QIcon.Mode.Selected)
+    return result
 
 
 class ResultsBrowser(QWidget):
@@ -50,6 +105,15 @@ class ResultsBrowser(QWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(parent)
         self._busy = False
+        self.groups: list[HoleGroup] = []  # newest hole first
+        self._holes_seen = 0
+        self.hole_picker = QComboBox()
+        self.hole_picker.setToolTip("Each painted area completed so far, newest first")
+        self.hole_picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.hole_picker.currentIndexChanged.connect(self._show_group)
+        self.position = QLabel()
+        self.clear_button = self._button("clear_results", "Clear", "Remove every completion from the strip")
+        self.clear_button.clicked.connect(self.clear)
         self.strip = QListWidget()
         self.strip.setViewMode(QListView.ViewMode.IconMode)
         self.strip.setFlow(QListView.Flow.LeftToRight)
@@ -57,9 +121,12 @@ class ResultsBrowser(QWidget):
         self.strip.setMovement(QListView.Movement.Static)
         self.strip.setIconSize(QSize(THUMBNAIL, THUMBNAIL))
         self.strip.setSpacing(6)
-        self.strip.setFixedHeight(THUMBNAIL + 52)
+        self.strip.setFixedHeight(THUMBNAIL + 48)
+        self.strip.setUniformItemSizes(True)
+        self.strip.setGridSize(QSize(THUMBNAIL + 28, THUMBNAIL + 40))
         self.strip.setToolTip("Click a completion to preview it; double-click to apply it")
         self.strip.currentItemChanged.connect(self._on_current)
+        self.strip.itemClicked.connect(self._on_current)  # preview again after an edit ended the preview
         self.strip.itemDoubleClicked.connect(lambda item: self.apply_requested.emit(item.data(ENTRY_ROLE)))
 
         self.apply_button = self._button("apply", "Apply", "Put this completion into the photo (Ctrl+Return)")
@@ -91,8 +158,15 @@ class ResultsBrowser(QWidget):
         strip_row = QHBoxLayout()
         strip_row.addWidget(self.live)
         strip_row.addWidget(self.strip, 1)
+        top = QHBoxLayout()
+        top.addWidget(self.hole_picker)
+        top.addWidget(self.position)
+        top.addWidget(self.caption, 1)
+        top.addWidget(self.clear_button)
         layout = QVBoxLayout(self)
-        layout.addWidget(self.caption)
+        layout.setContentsMargins(6, 2, 6, 2)
+        layout.setSpacing(2)
+        layout.addLayout(top)
         layout.addLayout(strip_row)
         layout.addLayout(row)
         self.setSizePolicy(QSizePolicy.Policy.Preferred, QSizePolicy.Policy.Maximum)
@@ -106,21 +180,49 @@ class ResultsBrowser(QWidget):
         return button
 
     def add(self, entries: list[ResultEntry], *, select: int = 0) -> None:
-        """Append completions to the strip and select the ``select``-th new one."""
-        first_row = self.strip.count()
-        for entry in entries:
+        """File completions under their hole, put that hole first, and preview the ``select``-th."""
+        if not entries:
+            return
+        key = hole_key(entries[0].mask)
+        group = next((g for g in self.groups if g.key == key), None)
+        if group is None:
+            self._holes_seen += 1
+            group = HoleGroup(self._holes_seen, key)
+        else:
+            self.groups.remove(group)
+        group.entries[:0] = entries  # the newest run first, its samples in seed order
+        self.groups.insert(0, group)
+        self._refill_picker()
+        self._show_group(0, select=select)
+
+    def _refill_picker(self) -> None:
+        self.hole_picker.blockSignals(True)
+        self.hole_picker.clear()
+        for index, group in enumerate(self.groups):
+            newest = " (newest)" if index == 0 and len(self.groups) > 1 else ""
+            self.hole_picker.addItem(f"Hole {group.number}{newest}: {plural(len(group.entries))}")
+        self.hole_picker.setCurrentIndex(0 if self.groups else -1)
+        self.hole_picker.blockSignals(False)
+        self.hole_picker.setVisible(bool(self.groups))
+
+    def _show_group(self, index: int, *, select: int = 0) -> None:
+        self.strip.blockSignals(True)
+        self.strip.clear()
+        group = self.groups[index] if 0 <= index < len(self.groups) else None
+        for entry in group.entries if group else []:
             seed = f"seed {entry.result.seed}" if entry.diverse else "deterministic"
-            item = QListWidgetItem(QIcon(rgb_to_pixmap(entry.result.crop)), f"{entry.model}\n{seed}")
+            item = QListWidgetItem(thumbnail_icon(hole_thumbnail(entry.result.image, entry.mask)),
+                                   f"{entry.model}\n{seed}")
             item.setData(ENTRY_ROLE, entry)
             item.setToolTip(f"{entry.model}, {seed}")
+            item.setSizeHint(self.strip.gridSize())
             self.strip.addItem(item)
-        self.caption.setText(f"{self.strip.count()} completion(s) — click to preview, double-click to apply")
-        if entries:
-            self.strip.blockSignals(True)  # the newest result is applied already; no preview needed
-            self.strip.setCurrentRow(first_row + select)
-            self.strip.blockSignals(False)
-            self._show_seed(entries[select])
+        self.strip.blockSignals(False)
         self._update_buttons()
+        if group:
+            self.strip.setCurrentRow(min(select, len(group.entries) - 1))  # previews it
+        else:
+            self.preview_requested.emit(None)
 
     def show_live(self, preview: np.ndarray | None) -> None:
         """An iterative model's work in progress (its crop); None hides it."""
@@ -137,27 +239,38 @@ class ResultsBrowser(QWidget):
         item = self.strip.currentItem()
         return item.data(ENTRY_ROLE) if item is not None else None
 
+    def current_group(self) -> HoleGroup | None:
+        index = self.hole_picker.currentIndex()
+        return self.groups[index] if 0 <= index < len(self.groups) else None
+
     def delete_current(self) -> None:
-        row = self.strip.currentRow()
-        if row >= 0:
-            self.strip.takeItem(row)
-            self.preview_requested.emit(self.current())
-            self._update_buttons()
+        row, group = self.strip.currentRow(), self.current_group()
+        if row < 0 or group is None:
+            return
+        del group.entries[row]
+        if group.entries:
+            index = self.hole_picker.currentIndex()
+            self.hole_picker.setItemText(index, f"Hole {group.number}: {plural(len(group.entries))}")
+            self._show_group(index, select=row)
+        else:
+            self.groups.remove(group)
+            self._refill_picker()
+            self._show_group(0)
 
     def clear(self) -> None:
-        self.strip.clear()
-        self.caption.setText("Completions appear here after a run.")
-        self._update_buttons()
+        self.groups = []
+        self._refill_picker()
+        self._show_group(-1)
 
     def _on_current(self, item: QListWidgetItem | None) -> None:
         entry = item.data(ENTRY_ROLE) if item is not None else None
         if entry is not None:
             self._show_seed(entry)
-        self.preview_requested.emit(entry)
         self._update_buttons()
+        self.preview_requested.emit(entry)  # last: the window then says whether Apply has anything to do
 
     def _show_seed(self, entry: ResultEntry) -> None:
-        if entry.result.seed is not None:
+        if entry.diverse and entry.result.seed is not None:  # a deterministic model's seed means nothing
             self.seed.setValue(entry.result.seed)
 
     def _emit_for_current(self, emit) -> None:
@@ -167,6 +280,11 @@ class ResultsBrowser(QWidget):
 
     def _update_buttons(self) -> None:
         entry = self.current()
+        count = self.strip.count()
+        self.position.setText(f"<b>{self.strip.currentRow() + 1} of {count}</b> ·" if entry is not None else "")
+        self.caption.setText("click to preview, double-click to apply" if count
+                             else "Completions appear here after a run.")
+        self.clear_button.setEnabled(bool(self.groups))
         self.apply_button.setEnabled(entry is not None)
         self.delete_button.setEnabled(entry is not None)
         can_sample = entry is not None and entry.diverse and not self._busy

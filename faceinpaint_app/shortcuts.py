@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QDialog, QDialogButtonBox, QHeaderView, QTableWidget, QTableWidgetItem, QVBoxLayout
 
@@ -26,6 +27,7 @@ ACTIONS: dict[str, ActionSpec] = {
     "save_as": ActionSpec("Save &as…", "Save the completed photo under a new name", (Key.SaveAs,)),
     "save_sheet": ActionSpec("Save comparison &sheet…", "Save the comparison grid as one PNG"),
     "copy": ActionSpec("&Copy result", "Copy the completed photo to the clipboard", (Key.Copy,)),
+    "load_weights": ActionSpec("Load &weights…", "Use a .safetensors file exported by faceinpaint-train"),
     "import_mask": ActionSpec("&Import mask…", "Load a mask PNG (white = to complete)", ("Ctrl+Shift+I",)),
     "export_mask": ActionSpec("E&xport mask…", "Save the mask as a PNG (white = to complete)", ("Ctrl+Shift+E",)),
     "quit": ActionSpec("&Quit", "Close FaceInpaint", (Key.Quit, "Ctrl+Q")),
@@ -47,7 +49,8 @@ ACTIONS: dict[str, ActionSpec] = {
     "zoom_out": ActionSpec("Zoom &out", "Zoom out (or turn the wheel)", (Key.ZoomOut,)),
     "zoom_fit": ActionSpec("&Fit to window", "Show the whole photo", ("Ctrl+0",)),
     "zoom_actual": ActionSpec("&Actual size", "One photo pixel per screen pixel", ("Ctrl+1",)),
-    "split": ActionSpec("&Split view", "Original left of the slider, result right of it", ("\\",), True),
+    "split": ActionSpec("&Split view", "Before left of the divider, after right of it; drag the divider",
+                        ("\\",), True),
     "segmentation": ActionSpec("Show &segmentation", "Overlay collaGAN's predicted face parsing", ("Shift+S",), True),
     "heatmaps": ActionSpec("Show landmark &heatmaps", "Overlay collaGAN's predicted landmarks", ("Shift+H",), True),
     "run": ActionSpec("&Run", "Complete the masked area with the selected model", ("Ctrl+R",)),
@@ -65,18 +68,33 @@ ACTIONS: dict[str, ActionSpec] = {
 # Gestures that are not actions, shown on the shortcut sheet.
 GESTURES = (
     ("Mouse wheel", "Zoom around the pointer"),
+    ("Shift + drag, Ctrl+Alt + drag", "Resize the brush"),
+    ("Drag the split divider", "Move the line between before and after"),
     ("Space + drag, middle button drag", "Pan"),
     ("Right button with brush", "Erase"),
     ("Hold Tab", "Show the original photo"),
-    ("Double-click a completion", "Apply it"),
+    ("Double-click a completion, Enter", "Apply the previewed completion"),
 )
+
+
+# Platform bindings of standard keys that name keys no laptop has (Sun's F14 "Undo", the
+# dedicated Copy/Paste/Open keys); they would fill the shortcut sheet with "F14, Undo".
+_EXOTIC_KEYS = {Qt.Key.Key_Undo, Qt.Key.Key_Redo, Qt.Key.Key_Copy, Qt.Key.Key_Paste, Qt.Key.Key_Cut,
+                Qt.Key.Key_Open, Qt.Key.Key_Save, Qt.Key.Key_Find, Qt.Key.Key_ZoomIn, Qt.Key.Key_ZoomOut,
+                Qt.Key.Key_Close, Qt.Key.Key_New, Qt.Key.Key_Help}
+
+
+def is_keyboard_key(sequence: QKeySequence) -> bool:
+    """True for keys found on an ordinary keyboard (not F13 and beyond, not vendor keys)."""
+    key = sequence[0].key()
+    return not (Qt.Key.Key_F13 <= key <= Qt.Key.Key_F35 or key in _EXOTIC_KEYS)
 
 
 def key_sequences(spec: ActionSpec) -> list[QKeySequence]:
     sequences: list[QKeySequence] = []
     for shortcut in spec.shortcuts:
         found = QKeySequence.keyBindings(shortcut) if isinstance(shortcut, Key) else [QKeySequence(shortcut)]
-        sequences.extend(s for s in found if not s.isEmpty() and s not in sequences)
+        sequences.extend(s for s in found if not s.isEmpty() and is_keyboard_key(s) and s not in sequences)
     return sequences
 
 

@@ -2,16 +2,15 @@
 
 ``EngineClient`` lives in the GUI thread and owns a ``QThread`` running one ``EngineWorker``.
 Jobs travel to the worker as queued signals; progress, previews and outcomes travel back the
-same way. Cancelling sets a ``threading.Event`` that models poll through ``should_cancel``.
+same way. Cancelling sets the job's ``CancelToken``, which every model honours between chunks of
+samples and iterative ones between steps.
 Models are created once per (name, device) and cached on the worker thread.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import itertools
 import logging
-import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,11 +19,15 @@ import numpy as np
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from engine.errors import CancelledError, FaceInpaintError
+from engine.models import create_model
+from engine.models.base import CancelToken, InpaintRequest, region_of_interest
 
 log = logging.getLogger(__name__)
 
 PROGRESS_INTERVAL_S = 0.05  # at most ~20 progress updates a second reach the GUI
 PREVIEW_INTERVAL_S = 0.2  # previews cost a QImage conversion: fewer of them
+SHUTDOWN_WAIT_MS = 3000  # how long closing the window waits for a model to stop
+ABANDONED_THREADS: list[tuple] = []  # (thread, worker) still running after a bounded shutdown
 
 
 @dataclass
@@ -38,10 +41,11 @@ class InpaintJob:
     seed: int | None = None
     face: Any = None  # engine.face.Face the user picked, or None to let the model choose
     device: str = "auto"
-    options: dict[str, Any] = field(default_factory=dict)  # e.g. {"iterations": 300}: fields of model.settings
+    options: dict[str, Any] = field(default_factory=dict)  # run settings: fields of the model's settings class
     reference: np.ndarray | None = None  # the intact photo: when given, results are scored against it
+    weights: dict[str, Any] = field(default_factory=dict)  # model -> .safetensors path loaded by the user
     job_id: int = 0
-    cancel_event: threading.Event = field(default_factory=threading.Event)
+    cancel: CancelToken = field(default_factory=CancelToken)
 
 
 @dataclass
@@ -49,7 +53,7 @@ class ModelOutcome:
     """What one model of a job produced: results, or a message fit to show the user."""
 
     model: str
-    results: list = field(default_factory=list)  # engine.inpainter.InpaintResult
+    results: list = field(default_factory=list)  # engine.models.base.InpaintResult
     error: str = ""
     metrics: list[dict[str, float]] = field(default_factory=list)  # one dict per result when scored
 
@@ -71,13 +75,13 @@ class EngineWorker(QObject):
 
     def __init__(self) -> None:
         super().__init__()
-        self._models: dict[tuple[str, str], Any] = {}
+        self._models: dict[tuple[str, str, Any], Any] = {}
 
     @Slot(object)
     def run(self, job: InpaintJob) -> None:
         cancelled = False
         for name in job.models:
-            if job.cancel_event.is_set():
+            if job.cancel.cancelled:
                 cancelled = True
                 break
             try:
@@ -92,29 +96,21 @@ class EngineWorker(QObject):
         self.job_finished.emit(job.job_id, cancelled)
 
     def _run_model(self, name: str, job: InpaintJob) -> ModelOutcome:
-        model = self.model(name, job.device)
-        apply_settings(model, job.options)
-        results = model.inpaint(
-            job.image,
-            job.mask,
-            samples=job.samples,
-            seed=job.seed,
-            face=job.face,
-            progress=self._progress_reporter(job.job_id, name),
-            should_cancel=job.cancel_event.is_set,
-        )
+        model = self.model(name, job.device, job.weights.get(name))
+        results = model.inpaint(InpaintRequest(
+            image=job.image, mask=job.mask, samples=job.samples, seed=job.seed, face=job.face,
+            settings=job.options or None, progress=self._progress_reporter(job.job_id, name), cancel=job.cancel,
+        ))
         outcome = ModelOutcome(name, results)
         if job.reference is not None:
             outcome.metrics = [score_result(job.reference, r.image, job.mask, job.face) for r in results]
         return outcome
 
-    def model(self, name: str, device: str):
-        """The cached model instance for (name, device), created and loaded on first use."""
-        key = (name, device)
+    def model(self, name: str, device: str, weights=None):
+        """The cached model instance for (name, device, weights), created and loaded on first use."""
+        key = (name, device, weights)
         if key not in self._models:
-            from engine.inpainter import create_model
-
-            model = create_model(name, device=device)
+            model = create_model(name, device=device, weights=weights)
             model.load()
             self._models[key] = model
         return self._models[key]
@@ -145,14 +141,6 @@ class EngineWorker(QObject):
         self.faces_found.emit(request_id, faces, error)
 
 
-def apply_settings(model, options: dict[str, Any]) -> None:
-    """Set the fields of ``model.settings`` (a dataclass, e.g. DCGAN's search) that it has."""
-    settings = getattr(model, "settings", None)
-    if dataclasses.is_dataclass(settings):
-        known = {key: value for key, value in options.items() if hasattr(settings, key)}
-        model.settings = dataclasses.replace(settings, **known)
-
-
 def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray, face: Any) -> dict[str, float]:
     """PSNR and SSIM around the hole, and landmark NME, of a completion against the intact photo.
 
@@ -163,8 +151,6 @@ def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray,
     """
     from engine import metrics
     from engine.face import detect_faces
-    from engine.inpainter import region_of_interest
-
     y0, y1, x0, x1 = region_of_interest(mask, margin=16)
     ref_part, out_part = reference[y0:y1, x0:x1], completed[y0:y1, x0:x1]
     scores = {"PSNR": metrics.psnr(ref_part, out_part), "SSIM": metrics.ssim(ref_part, out_part)}
@@ -228,19 +214,31 @@ class EngineClient(QObject):
 
     def cancel(self) -> None:
         if self.current is not None:
-            self.current.cancel_event.set()
+            self.current.cancel.cancel()
 
     def _on_job_finished(self, job_id: int, cancelled: bool) -> None:
         if self.current is not None and self.current.job_id == job_id:
             self.current = None
         self.job_finished.emit(job_id, cancelled)
 
-    def shutdown(self) -> None:
-        """Cancel any run and wait for the thread to end.
+    def shutdown(self, wait_ms: int | None = None) -> bool:
+        """Cancel any run and wait (at most ``wait_ms``) for the thread to end; True if it ended.
 
-        Models poll the cancel flag between steps, so this takes at most one step. There is no
-        time limit on purpose: destroying a QThread that still runs aborts the whole process.
+        Models that poll the cancel flag stop within a step. One that does not (a long single
+        step) would freeze a window closing on it, so the wait is bounded: the thread is then left
+        to finish in the background and kept referenced, because destroying a QThread that still
+        runs aborts the process; ``main`` ends such a process without waiting for it.
         """
         self.cancel()
         self._thread.quit()
-        self._thread.wait()
+        if self._thread.wait(SHUTDOWN_WAIT_MS if wait_ms is None else wait_ms):
+            return True
+        log.warning("the engine thread is still busy; leaving it to finish in the background")
+        self._thread.setParent(None)
+        ABANDONED_THREADS.append((self._thread, self.worker))
+        return False
+
+
+def engine_threads_running() -> bool:
+    """True while a thread left behind by a bounded shutdown still runs."""
+    return any(thread.isRunning() for thread, _ in ABANDONED_THREADS)

@@ -69,7 +69,8 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
         p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="any other config option")
     p = sub.add_parser("all", help="train every learned method in turn within one wall-clock budget")
     p.add_argument("--minutes", type=float, required=True, help="the whole budget, split between the methods")
-    p.add_argument("--out", required=True, help="folder of the runs (one per method) and their exported weights")
+    p.add_argument("--out", required=True, help="folder of the exported weights (one file per method) and all.json")
+    p.add_argument("--runs", help="folder of the run folders (checkpoints, samples); default OUT/runs")
     p.add_argument("--init", help="'shipped': continue each method from resources/weights where the architecture fits")
     p.add_argument("--methods", help="comma-separated subset (default: all; face-analysis only when none is shipped)")
     p.add_argument("--pack", help="a face pack to train on")
@@ -89,6 +90,13 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
     p.add_argument("--max-mib", type=float, default=0.0, help="keep an evenly spaced subset that fits this many MiB")
     p.add_argument("--cache-dir", help="landmark cache shared with training runs (default: PACK/cache)")
     p.add_argument("--workers", type=int, default=2, help="face-detection processes (default 2)")
+    p = sub.add_parser("ship", help="ship weights only when they beat the shipped ones on held-out faces")
+    p.add_argument("candidate", help="exported weights (.safetensors) to consider")
+    p.add_argument("--data", action="append", help="held-out folder (repeatable; default ../shared/data/{utkface,celeba}/val)")
+    p.add_argument("--subset", type=int, default=120, help="faces evenly spaced through the folders (default 120)")
+    p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
+    p.add_argument("--device", default="cpu", help="device for scoring (default cpu)")
+    p.add_argument("--dry-run", action="store_true", help="score and print the verdict, change nothing")
     p = sub.add_parser("export", help="write a run's generator as engine weights + model card")
     p.add_argument("run_dir")
     p.add_argument("-o", "--output", required=True,
@@ -114,12 +122,20 @@ def _main(argv: list[str] | None) -> int:
     if args.command == "all":
         from training.train_all import train_all
 
+        if not args.minutes > 0:
+            raise ConfigError(f"--minutes must be a positive number of minutes, got {args.minutes}")
         overrides = {"pack": args.pack, "data": args.data, "masks": args.masks, "device": args.device,
                      **_parse_set(args.set)}
-        train_all(args.out, args.minutes, init=args.init, config_file=args.config,
+        train_all(args.out, args.minutes, init=args.init, config_file=args.config, runs=args.runs,
                   methods=args.methods.split(",") if args.methods else None,
                   overrides={k: v for k, v in overrides.items() if v is not None})
         return 0
+    if args.command == "ship":
+        from training.ship import ship
+
+        result = ship(args.candidate, dry_run=args.dry_run, data=args.data, subset=args.subset, seed=args.seed,
+                      device=args.device)
+        return 0 if result.accepted else 1
     if args.command == "pack":
         from training.pack import build_pack
 
@@ -146,6 +162,8 @@ def _init_path(method: str, init: str | None) -> str | None:
 def _train(method_cls, args) -> int:
     from training.trainer import TrainingDiverged, run_training
 
+    if args.steps is not None and args.steps < 1:  # in the config, steps = 0 means "run for epochs"
+        raise ConfigError(f"--steps must be at least 1, got {args.steps} (or give --epochs N)")
     overrides = {
         "data": args.data, "val_data": args.val_data, "masks": args.masks, "out": args.out,
         "steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,

@@ -21,8 +21,8 @@ from engine.models.collagan import CollaGANArchitecture, build_generator, fill_h
 from engine.models.residual_unet import prefill
 from training.config import TrainConfig
 from training.data import MASK_KINDS
+from training.losses import composite_loss, gan_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
-from training.recipe import composite_loss
 
 # Section 4.2: loss weights for one, two and three tasks (a one-task model is M_i).
 LAMBDA_TABLE = {
@@ -80,9 +80,6 @@ class TaskDiscriminators(nn.Module):
     def forward(self, condition: Tensor, outputs: dict[str, Tensor]) -> dict[str, Tensor]:
         return {t: self.by_task[t](condition, output) for t, output in outputs.items()}
 
-
-def gan_loss(logits: Tensor, real: bool) -> Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
 
 
 @register

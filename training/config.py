@@ -7,12 +7,17 @@ resumed or exported without repeating a single flag.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
-from engine.errors import ConfigError
+from engine.device import check_device
+from engine.errors import ConfigError, FaceInpaintError
+from engine.weights import ARCHITECTURE_LIMITS
+
+RESOLUTION_STEP = 8  # every network halves its input at least three times
 
 
 @dataclass
@@ -65,8 +70,50 @@ class TrainConfig:
     adversarial_start: float = 0.0  # fraction of the run before adversarial/diversity terms enter
     adversarial_scale: float = 1.0  # their weights are multiplied by this
     val_every: int = 0  # steps between held-out scores; > 0 keeps the best as checkpoints/best.pt
+    device_batches: bool = False  # with a pack: keep it on the device and draw batches there (training.device_batches)
+    checkpoint_minutes: float = 0.0  # > 0: also checkpoint every this many minutes
     low_resolution: int = 0  # > 0: train at this size until ``low_resolution_until`` of the run (progressive)
     low_resolution_until: float = 0.75
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Refuse values no run can use, whichever entry point built the config (CLI, TOML, 'all',
+        tests), before any data is read or network built; one ``ConfigError`` naming the option."""
+        for name, (low, high) in ARCHITECTURE_LIMITS.items():  # the sizes a weights file may record
+            value = getattr(self, name, None)
+            if value is not None and not (isinstance(value, int) and low <= value <= high):
+                raise ConfigError(f"option {name} must be a whole number from {low} to {high}, got {value!r}")
+        for name in ("resolution", "low_resolution"):
+            value = getattr(self, name)
+            if value and value % RESOLUTION_STEP:
+                raise ConfigError(f"option {name} must be a multiple of {RESOLUTION_STEP} (the networks halve it "
+                                  f"several times), e.g. 64, 96 or 128; got {value}")
+        if self.low_resolution and not RESOLUTION_STEP <= self.low_resolution <= self.resolution:
+            raise ConfigError(f"option low_resolution must be 0 or from {RESOLUTION_STEP} to resolution "
+                              f"({self.resolution}), got {self.low_resolution}")
+        at_least = {"batch_size": 1, "epochs": 1, "steps": 0, "num_workers": 0, "checkpoint_every": 1,
+                    "sample_every": 1, "log_every": 1, "val_samples": 0, "val_eval_images": 0, "val_every": 0,
+                    "block_size": 1}
+        for name, low in at_least.items():
+            if getattr(self, name) < low:
+                raise ConfigError(f"option {name} must be at least {low}, got {getattr(self, name)}")
+        if not (math.isfinite(self.lr) and self.lr > 0):
+            raise ConfigError(f"option lr must be a positive number, got {self.lr}")
+        below_one = ("val_fraction", "beta1", "beta2", "ema_decay")  # 1 would never move, or hold out everything
+        for name in (*below_one, "channel_area", "low_resolution_until"):
+            value = getattr(self, name)
+            if not (math.isfinite(value) and 0.0 <= value and (value < 1.0 if name in below_one else value <= 1.0)):
+                bound = "below 1" if name in below_one else "1"
+                raise ConfigError(f"option {name} must be a fraction from 0 to {bound}, got {value}")
+        for name in ("minutes", "checkpoint_minutes"):
+            if not (math.isfinite(getattr(self, name)) and getattr(self, name) >= 0):
+                raise ConfigError(f"option {name} must be 0 (off) or a positive number of minutes, got {getattr(self, name)}")
+        try:
+            self.device = check_device(self.device)
+        except FaceInpaintError as err:
+            raise ConfigError(f"option device: {err}") from None
 
 
 C = TypeVar("C", bound=TrainConfig)

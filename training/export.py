@@ -110,10 +110,13 @@ def export_run(
     fp16: bool = False,
     notes: str | Path | None = None,
     overwrite: bool = False,
+    card_in_metadata: bool = False,
 ) -> Path:
     """Weights (+ model card, + manifest entry inside the weights folder); ``notes``: Markdown for the card.
 
     Existing targets are replaced only with ``overwrite``; the run's own files and the notes never.
+    ``card_in_metadata`` folds the card into the file's metadata (``card_text``) instead of a
+    ``.md`` beside it: one file per model, as a lent GPU machine returns them.
     """
     from engine.weights import save_state_dict, sha256_file, update_manifest
 
@@ -124,7 +127,7 @@ def export_run(
     except (OSError, UnicodeDecodeError) as err:
         raise FaceInpaintError(f"{notes}: cannot read the notes ({err})") from None
     method, progress = load_run(run)
-    manifest_name = method.engine_weights_name or method.name
+    manifest_name = method.name
     in_weights_folder = _in_weights_folder(output)
     if in_weights_folder:
         _check_manifest_entry(manifest_name, output, overwrite=overwrite)
@@ -147,16 +150,21 @@ def export_run(
         "held_out_evaluated": evaluated,
     }
     training["cumulative"] = cumulative(training, method.cfg.init)
+    card = model_card(method, architecture, training, metrics, output, notes_text)
     metadata = {
         "method": method.name,
         "architecture": architecture,
         "training": training,
         "metrics": metrics,
         "card": card_path.name,
+        **({"card_text": card} if card_in_metadata else {}),
     }
     save_state_dict(output, tensors, metadata)
+    if card_in_metadata:
+        log.info("wrote %s (model card in its metadata)", output)
+        return output
     try:
-        atomic_write_text(card_path, model_card(method, architecture, training, metrics, output, notes_text))
+        atomic_write_text(card_path, card)
     except OSError as err:
         raise FaceInpaintError(f"{card_path}: the model card could not be written ({err.strerror or err}); "
                                f"the weights are in {output}") from None

@@ -9,19 +9,17 @@ softmax loss compares its parsing of the completed face with the face's parsing 
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.errors import WeightsError
-from engine.models.gfc import GFCArchitecture, GFCGenerator, noise_fill
+from engine.models.gfc import GFCArchitecture, GFCGenerator
+from engine.models.residual_unet import prefill
 from training.config import TrainConfig
+from training.losses import composite_loss, gan_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
-
-log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,18 +86,21 @@ def hole_patches(image: Tensor, mask: Tensor, size: int) -> Tensor:
     return torch.cat(patches)
 
 
-def gan_loss(logits: Tensor, real: bool) -> Tensor:
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
-
 
 @register
 class GFCMethod(TrainMethod):
     name = "gfc"
     config_cls = GFCConfig
+    batch_keys = frozenset({"parsing"})
+    # The FC bottleneck fixes the resolution: no progressive low-resolution phase. Bottleneck 128 keeps
+    # the fp16 file near 8 MB at width 32 (all shipped weights must stay under 50 MB).
+    quality_recipe = {"width": 32, "bottleneck": 64, "batch_size": 16, "lr": 1e-3, "beta1": 0.9, "low_resolution": 0}
 
     def build(self) -> None:
         cfg: GFCConfig = self.cfg
-        self.arch = GFCArchitecture(resolution=cfg.resolution, width=cfg.width, bottleneck=cfg.bottleneck)
+        recipe = cfg.prefill != "paper"
+        self.arch = GFCArchitecture(resolution=cfg.resolution, width=cfg.width, bottleneck=cfg.bottleneck,
+                                    prefill=cfg.prefill if recipe else "noise", residual=recipe)
         self.local_size = cfg.local_size or cfg.resolution // 2
         self.generator = GFCGenerator(self.arch).to(self.device)
         self.local_d = DCGANDiscriminator(self.local_size, cfg.width).to(self.device)
@@ -110,17 +111,7 @@ class GFCMethod(TrainMethod):
         self.parser = self._load_parser()
 
     def _load_parser(self) -> nn.Module | None:
-        if not self.cfg.face_analysis or not self.cfg.lambda_parsing:
-            return None
-        from engine.models.face_analysis import load_face_analysis
-
-        try:
-            net, _ = load_face_analysis(self.cfg.face_analysis, device=self.device)
-        except WeightsError as err:
-            log.warning("GFC trains without the parsing loss: %s", err)
-            return None
-        set_requires_grad(net, False)
-        return net
+        return self.frozen_face_analysis(self.cfg.face_analysis if self.cfg.lambda_parsing else "", "parsing loss")
 
     def networks(self):
         return {"generator": self.generator, "local_d": self.local_d, "global_d": self.global_d}
@@ -129,13 +120,15 @@ class GFCMethod(TrainMethod):
         return {"opt_g": self.opt_g, "opt_local": self.opt_local, "opt_global": self.opt_global}
 
     def stage(self, step: int) -> int:
+        if self.cfg.rec_loss == "ssim-l1":  # the recipe: reconstruction until the adversarial phase
+            return 3 if self.adversarial_weight else 1
         if step < self.cfg.stage1_steps:
             return 1
         return 2 if step < self.cfg.stage1_steps + self.cfg.stage2_steps else 3
 
     def _complete(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         image, mask = batch["image"], batch["mask"][:, :1]
-        output = self.generator(noise_fill(image, mask))
+        output = self.generator(prefill(image, mask, self.arch.prefill), mask)
         return output, output * mask + image * (1 - mask), mask
 
     def _parsing_loss(self, composite: Tensor, labels: Tensor) -> Tensor:
@@ -162,23 +155,27 @@ class GFCMethod(TrainMethod):
                 losses["d_global"] = (gan_loss(self.global_d(image), True) + gan_loss(self.global_d(composite.detach()), False)) / 2
             self.backward_step(losses["d_global"], self.opt_global)
 
+        recipe = cfg.rec_loss == "ssim-l1"
+        scale = self.adversarial_weight if recipe else 1.0  # the recipe's small weight of every other term
+        weights = {"local": scale if recipe else cfg.lambda_local, "global": scale if recipe else cfg.lambda_global,
+                   "parsing": scale if recipe else cfg.lambda_parsing}
         with self.autocast():
-            losses["rec"] = F.mse_loss(output, image)
-            g_loss = cfg.lambda_rec * losses["rec"]
+            losses["rec"] = composite_loss(composite, image) if recipe else F.mse_loss(output, image)
+            g_loss = (1.0 if recipe else cfg.lambda_rec) * losses["rec"]
             if stage >= 2:
                 # The local loss sees the composite, so its gradients reach the hole only (the paper's L_a1).
                 local_d = unwrap(self.local_d)
                 set_requires_grad(local_d, False)
                 losses["adv_local"] = gan_loss(local_d(hole_patches(composite, mask, self.local_size)), True)
-                g_loss = g_loss + cfg.lambda_local * losses["adv_local"]
+                g_loss = g_loss + weights["local"] * losses["adv_local"]
             if stage >= 3:
                 global_d = unwrap(self.global_d)
                 set_requires_grad(global_d, False)
                 losses["adv_global"] = gan_loss(global_d(composite), True)
-                g_loss = g_loss + cfg.lambda_global * losses["adv_global"]
+                g_loss = g_loss + weights["global"] * losses["adv_global"]
                 if self.parser is not None:
                     losses["parsing"] = self._parsing_loss(composite, batch["parsing"])
-                    g_loss = g_loss + cfg.lambda_parsing * losses["parsing"]
+                    g_loss = g_loss + weights["parsing"] * losses["parsing"]
         self.backward_step(g_loss, self.opt_g)
         for d in (unwrap(self.local_d), unwrap(self.global_d)):
             set_requires_grad(d, True)
@@ -191,4 +188,6 @@ class GFCMethod(TrainMethod):
 
     def export(self):
         arch = {"resolution": self.arch.resolution, "width": self.arch.width, "bottleneck": self.arch.bottleneck}
-        return dict(unwrap(self.generator).state_dict()), arch
+        if self.arch.residual:  # older files load as the paper's form
+            arch.update(prefill=self.arch.prefill, residual=True)
+        return self.shipped_state(), arch

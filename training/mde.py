@@ -16,9 +16,11 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from engine.masks import channel_mask_boxes
-from engine.models.mde import MDEArchitecture, MDEDiscriminator, MDEGenerator
+from engine.models.mde import MDEArchitecture, MDEDiscriminator, MDEGenerator, prefill_channels
 from training.config import TrainConfig
+from training.losses import composite_loss, gan_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
+from training.recipe import QUALITY
 
 PERCEPTUAL_LAYER_WEIGHTS = (1.0, 0.5, 0.25, 0.125, 0.0625)  # eq. 5's lambda_l, layer 1 first
 
@@ -50,10 +52,6 @@ def to_unit(image: Tensor) -> Tensor:
     return (image + 1.0) / 2.0
 
 
-def gan_loss(logits: Tensor, real: bool) -> Tensor:
-    """Eq. 1-2 (the non-saturating form for the generator)."""
-    return F.binary_cross_entropy_with_logits(logits, torch.full_like(logits, 1.0 if real else 0.0))
-
 
 def box_distance(predicted: Tensor, target: Tensor) -> Tensor:
     """Eq. 7-8: sum over channels of the Euclidean distance between boxes, mean over the batch."""
@@ -64,10 +62,16 @@ def box_distance(predicted: Tensor, target: Tensor) -> Tensor:
 class MDEMethod(TrainMethod):
     name = "mde"
     config_cls = MDEConfig
+    batch_keys = frozenset()
+    # Ordinary holes as users paint them plus the paper's channel-wise masks; the FC bottleneck fixes
+    # the resolution (no low-resolution phase); bottleneck 64 keeps the fp16 file near 10 MB.
+    quality_recipe = {"width": 32, "bottleneck": 64, "batch_size": 16, "lr": 1e-3, "beta1": 0.9, "low_resolution": 0,
+                      "mask_mix": {**QUALITY["mask_mix"], "channel": 0.15}}
 
     def build(self) -> None:
         cfg: MDEConfig = self.cfg
-        self.arch = MDEArchitecture(resolution=cfg.resolution, width=cfg.width, depth=cfg.depth, bottleneck=cfg.bottleneck)
+        self.arch = MDEArchitecture(resolution=cfg.resolution, width=cfg.width, depth=cfg.depth, bottleneck=cfg.bottleneck,
+                                    residual=cfg.prefill == "telea")
         self.generator = MDEGenerator(self.arch).to(self.device)
         self.discriminator = MDEDiscriminator(self.arch, coord=cfg.coord).to(self.device)
         self.opt_g = adam(self.generator.parameters(), cfg)
@@ -100,6 +104,8 @@ class MDEMethod(TrainMethod):
         """(Z in [0, 1], kept mask M per channel, G(M * Z))."""
         truth = to_unit(batch["image"])
         kept = 1.0 - batch["mask"].expand_as(truth)
+        if self.arch.residual:
+            return truth, kept, self.generator(prefill_channels(truth, kept), kept)
         return truth, kept, self.generator(kept * truth)
 
     def reconstruction_loss(self, generated: Tensor, truth: Tensor, kept: Tensor) -> Tensor:
@@ -122,29 +128,44 @@ class MDEMethod(TrainMethod):
     def train_step(self, batch: dict[str, Tensor], step: int) -> dict[str, float]:
         cfg: MDEConfig = self.cfg
         boxes = batch["mask_boxes"]
+        recipe = cfg.rec_loss == "ssim-l1"
+        adv_scale = self.adversarial_weight  # the recipe: 0 until its adversarial phase
+        logs: dict[str, float] = {}
         with self.autocast():
             truth, kept, generated = self.complete(batch)
-            real_logits, _ = self.discriminator(truth)
-            fake_logits, fake_boxes = self.discriminator(generated.detach())
-            # Eq. 1 and 7: real/fake, and seek the kept boxes in fakes only (never for real images).
-            d_adv = gan_loss(real_logits, True) + gan_loss(fake_logits, False)
-            d_hns = box_distance(fake_boxes, boxes)
-            d_loss = cfg.lambda_adv * d_adv + cfg.lambda_hns * d_hns
-        self.backward_step(d_loss, self.opt_d)
+        if adv_scale:
+            with self.autocast():
+                real_logits, _ = self.discriminator(truth)
+                fake_logits, fake_boxes = self.discriminator(generated.detach())
+                # Eq. 1 and 7: real/fake, and seek the kept boxes in fakes only (never for real images).
+                d_adv = gan_loss(real_logits, True) + gan_loss(fake_logits, False)
+                d_hns = box_distance(fake_boxes, boxes)
+                d_loss = adv_scale * (cfg.lambda_adv * d_adv + cfg.lambda_hns * d_hns)
+            self.backward_step(d_loss, self.opt_d)
+            logs.update(d=d_loss.item(), hns_d=d_hns.item())
 
         discriminator = unwrap(self.discriminator)
         set_requires_grad(discriminator, False)
         with self.autocast():
-            logits, seen_boxes = discriminator(generated)
-            rec = self.reconstruction_loss(generated, truth, kept)
-            compl = self.perceptual_loss(generated, truth)
-            g_adv = gan_loss(logits, True)
-            g_hns = box_distance(seen_boxes, self.random_boxes(generated.shape[0]))  # eq. 8: hide
-            g_loss = rec + cfg.lambda_compl * compl + cfg.lambda_adv * g_adv + cfg.lambda_hns * g_hns
+            if recipe:
+                composite = kept * truth + (1 - kept) * generated
+                rec = composite_loss(composite * 2 - 1, truth * 2 - 1)
+                g_loss = rec
+            else:
+                rec = self.reconstruction_loss(generated, truth, kept)
+                compl = self.perceptual_loss(generated, truth)
+                g_loss = rec + cfg.lambda_compl * compl
+                logs["compl"] = compl.item()
+            if adv_scale:
+                logits, seen_boxes = discriminator(generated)
+                g_adv = gan_loss(logits, True)
+                g_hns = box_distance(seen_boxes, self.random_boxes(generated.shape[0]))  # eq. 8: hide
+                weight = adv_scale if recipe else 1.0
+                g_loss = g_loss + weight * (cfg.lambda_adv * g_adv + cfg.lambda_hns * g_hns)
+                logs.update(adv_g=g_adv.item(), hns_g=g_hns.item())
         self.backward_step(g_loss, self.opt_g)
         set_requires_grad(discriminator, True)
-        return {"d": d_loss.item(), "g": g_loss.item(), "rec": rec.item(), "compl": compl.item(),
-                "adv_g": g_adv.item(), "hns_d": d_hns.item(), "hns_g": g_hns.item()}
+        return {"g": g_loss.item(), "rec": rec.item(), **logs}
 
     @torch.no_grad()
     def sample(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -153,4 +174,7 @@ class MDEMethod(TrainMethod):
         return {"output": generated * 2 - 1, "composite": composite * 2 - 1, "input": (kept * truth) * 2 - 1}
 
     def export(self):
-        return dict(unwrap(self.generator).state_dict()), dataclasses.asdict(self.arch)
+        arch = dataclasses.asdict(self.arch)
+        if not self.arch.residual:  # older files load as the paper's form
+            arch.pop("residual")
+        return self.shipped_state(), arch

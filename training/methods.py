@@ -14,12 +14,19 @@ from __future__ import annotations
 
 import abc
 import contextlib
+import json
+import logging
 from typing import Any, Callable, ClassVar
 
 import torch
 from torch import Tensor, nn
 
+from engine.errors import ConfigError, WeightsError
+from engine.weights import load_state_dict
+from training import recipe
 from training.config import TrainConfig
+
+log = logging.getLogger(__name__)
 
 METHODS: dict[str, type["TrainMethod"]] = {}
 
@@ -40,7 +47,6 @@ def unwrap(module: nn.Module) -> nn.Module:
 class TrainMethod(abc.ABC):
     name: ClassVar[str]
     config_cls: ClassVar[type[TrainConfig]]
-    engine_weights_name: ClassVar[str | None] = None  # manifest name of the export; None = ``name``
     # Config fields important enough to get their own ``--flag`` on this method's command line
     # (field name -> help); every other field is reachable with ``--set KEY=VALUE``.
     cli_options: ClassVar[dict[str, str]] = {}
@@ -137,9 +143,7 @@ class TrainMethod(abc.ABC):
 
     def autocast(self) -> contextlib.AbstractContextManager:
         """The run's mixed precision (bf16 where supported, fp16 on older GPUs); a no-op in fp32."""
-        from training.recipe import autocast
-
-        return autocast(self.precision, self.device)
+        return recipe.autocast(self.precision, self.device)
 
     @property
     def adversarial_weight(self) -> float:
@@ -148,9 +152,7 @@ class TrainMethod(abc.ABC):
 
     # -- EMA and continuing from shipped weights ---------------------------------------------------
     def setup_ema(self, decay: float) -> None:
-        from training.recipe import EMA
-
-        self.ema = {name: EMA(unwrap(getattr(self, name)), decay)
+        self.ema = {name: recipe.EMA(unwrap(getattr(self, name)), decay)
                     for name in self.ema_networks if decay > 0 and hasattr(self, name)}
 
     def update_ema(self) -> None:
@@ -189,16 +191,10 @@ class TrainMethod(abc.ABC):
 
         The file's architecture must be this run's; discriminators start fresh.
         """
-        from engine.errors import WeightsError
-        from engine.weights import load_state_dict
-        from training.config import ConfigError
-
         tensors, metadata = load_state_dict(path)
         _, architecture = self.export()
         recorded = metadata.get("architecture")
         if isinstance(recorded, str):
-            import json
-
             recorded = json.loads(recorded)
         if not self.architecture_fits(_normalise(recorded), _normalise(architecture)):
             raise ConfigError(f"--init {path}: its architecture {recorded} is not this run's {architecture}; "
@@ -218,10 +214,24 @@ class TrainMethod(abc.ABC):
         """The inverse of ``export``'s tensors (default: the generator's state)."""
         unwrap(self.generator).load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()})
 
+    def frozen_face_analysis(self, weights: str, loss: str) -> nn.Module | None:
+        """The face-analysis network behind ``loss``, frozen; without its weights the loss is left out."""
+        if not weights:
+            return None
+        from engine.models.face_analysis import load_face_analysis
+
+        try:
+            net, _ = load_face_analysis(weights, device=self.device)
+        except WeightsError as err:
+            log.warning("%s trains without the %s: %s", self.name, loss, err)
+            return None
+        set_requires_grad(net, False)
+        return net
+
     def shipped_state(self, name: str = "generator") -> dict[str, Tensor]:
         """The state that ships: the EMA copy when there is one, else the trained network."""
         if name in self.ema:
-            return dict(self.ema[name].state_dict())
+            return dict(self.ema[name].shadow.state_dict())
         return dict(unwrap(getattr(self, name)).state_dict())
 
     def backward_step(self, loss: Tensor, optimizer: torch.optim.Optimizer) -> None:
@@ -247,8 +257,6 @@ class TrainMethod(abc.ABC):
 
 def _normalise(architecture: Any) -> Any:
     """JSON round trip: tuples and lists compare equal, as they do once stored."""
-    import json
-
     return json.loads(json.dumps(architecture)) if architecture is not None else None
 
 

@@ -25,6 +25,7 @@ from torch.nn.utils.parametrizations import spectral_norm
 from engine.errors import WeightsError
 from engine.models.pdgan import PDGANArchitecture, PDGANNet
 from training.config import ConfigError, TrainConfig
+from training.losses import composite_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
 
 log = logging.getLogger(__name__)
@@ -60,6 +61,9 @@ class PDGANConfig(TrainConfig):
     beta_heatmap: float = 10.0  # 5.1
     face_analysis: str = "face-analysis"  # weights for the heatmap loss; "" = no heatmap loss
     perceptual_weights: str = ""  # VGG19 or face-analysis weights (see training.perceptual)
+    # The quality recipe's stage 1: another model's completion (frozen), not PD-GAN's own prior.
+    prior_network: str = "partial-conv"  # or "collagan"
+    prior_weights: str = "collagan"  # collaGAN weights for prior_network = "collagan" (manifest name or path)
 
 
 class PatchDiscriminator(nn.Module):
@@ -116,22 +120,36 @@ class PDGANMethod(TrainMethod):
     name = "pdgan"
     config_cls = PDGANConfig
     cli_options = {"prior": "an exported pdgan weights file whose trained prior is reused: skips stage 1"}
+    batch_keys = frozenset({"skin"})
+    # A frozen collaGAN is stage 1 and the generator a zero-initialised residual on it; the generator's
+    # depth follows the resolution, so no low-resolution phase; width 16 keeps the file near 4 MB.
+    quality_recipe = {"prior_network": "collagan", "resolution": 128, "width": 16, "batch_size": 8, "lr": 1e-3,
+                      "beta1": 0.9, "low_resolution": 0}
 
     def build(self) -> None:
         cfg: PDGANConfig = self.cfg
+        recipe = cfg.prior_network == "collagan"
         self.arch = PDGANArchitecture(
             resolution=cfg.resolution, width=cfg.width, latent_dim=cfg.latent_dim, probability=cfg.probability,
             probability_k=cfg.probability_k, probability_steps=cfg.probability_steps,
+            prior=cfg.prior_network, residual=recipe,
         )
         # ``net`` keeps the plain modules (the engine's layout) when DDP wraps the attributes below.
         self.net = PDGANNet(self.arch).to(self.device)
-        self.prior, self.generator = self.net.prior, self.net.generator
+        self.generator = self.net.generator
         self.discriminator = MultiScaleDiscriminator(4, cfg.width, cfg.discriminator_scales).to(self.device)
         self.prior_steps = cfg.prior_steps
-        if cfg.prior:
+        if recipe:
+            from engine.models.pdgan import collagan_prior
+
+            self.net.external_prior = collagan_prior(cfg.prior_weights, device=self.device)
+            self.prior_steps = 0
+        else:
+            self.prior = self.net.prior
+        if cfg.prior and not recipe:
             self.load_prior(cfg.prior)
             self.prior_steps = 0
-        self.opt_prior = adam(self.prior.parameters(), cfg, lr=cfg.prior_lr)
+        self.opt_prior = adam(self.prior.parameters(), cfg, lr=cfg.prior_lr) if not recipe else None
         self.opt_g = adam(self.generator.parameters(), cfg)
         self.opt_d = adam(self.discriminator.parameters(), cfg)
         self.sched_g = self.linear_decay(self.opt_g)
@@ -159,17 +177,7 @@ class PDGANMethod(TrainMethod):
 
     def load_face_analysis(self) -> nn.Module | None:
         """The network behind the heatmap loss (4.3.2); without its weights the loss is left out."""
-        if not self.cfg.face_analysis or not self.cfg.beta_heatmap:
-            return None
-        from engine.models.face_analysis import load_face_analysis
-
-        try:
-            net, _ = load_face_analysis(self.cfg.face_analysis, device=self.device)
-        except WeightsError as err:
-            log.warning("PD-GAN trains without the heatmap loss: %s", err)
-            return None
-        set_requires_grad(net, False)
-        return net
+        return self.frozen_face_analysis(self.cfg.face_analysis if self.cfg.beta_heatmap else "", "heatmap loss")
 
     def linear_decay(self, optimizer) -> torch.optim.lr_scheduler.LambdaLR:
         """5.1's linear decay over stage 2 (constant when the run is counted in epochs)."""
@@ -180,10 +188,12 @@ class PDGANMethod(TrainMethod):
         )
 
     def networks(self):
-        return {"prior": self.prior, "generator": self.generator, "discriminator": self.discriminator}
+        own_prior = {"prior": self.prior} if self.arch.prior == "partial-conv" else {}
+        return {**own_prior, "generator": self.generator, "discriminator": self.discriminator}
 
     def optimizers(self):
-        return {"opt_prior": self.opt_prior, "opt_g": self.opt_g, "opt_d": self.opt_d}
+        own_prior = {"opt_prior": self.opt_prior} if self.opt_prior is not None else {}
+        return {**own_prior, "opt_g": self.opt_g, "opt_d": self.opt_d}
 
     def schedulers(self):
         return {"sched_g": self.sched_g, "sched_d": self.sched_d}
@@ -214,7 +224,8 @@ class PDGANMethod(TrainMethod):
         truth, hole = batch["image"], batch["mask"][:, :1]
         known = 1.0 - hole
         with torch.no_grad():
-            self.net.prior.eval()  # frozen in stage 2: batch norm uses its running statistics
+            if self.arch.prior == "partial-conv":
+                self.net.prior.eval()  # frozen in stage 2: batch norm uses its running statistics
             coarse = self.net.coarse(truth, known)
         repeats = z.shape[0] // truth.shape[0]
         return self.generator(z, coarse.repeat(repeats, 1, 1, 1), known.repeat(repeats, 1, 1, 1))
@@ -254,35 +265,49 @@ class PDGANMethod(TrainMethod):
         cfg: PDGANConfig = self.cfg
         truth, hole = batch["image"], batch["mask"][:, :1]
         b = truth.shape[0]
+        recipe = cfg.rec_loss == "ssim-l1"
+        adv_scale = self.adversarial_weight  # the recipe: 0 until its adversarial phase
         z = torch.randn(2 * b, cfg.latent_dim, device=self.device)  # two samples per face, for L_div
+        logs: dict[str, float] = {}
         with self.autocast():
             out = self.generate(batch, z)
             holes, truths = hole.repeat(2, 1, 1, 1), truth.repeat(2, 1, 1, 1)
-            real = self.discriminate(truths, holes)
-            fake = self.discriminate(out.detach(), holes)
-            d_loss = sum(F.relu(1 - r[-1]).mean() + F.relu(1 + f[-1]).mean() for r, f in zip(real, fake))  # hinge
-        self.backward_step(d_loss, self.opt_d)
+        if adv_scale:
+            with self.autocast():
+                real = self.discriminate(truths, holes)
+                fake = self.discriminate(out.detach(), holes)
+                d_loss = sum(F.relu(1 - r[-1]).mean() + F.relu(1 + f[-1]).mean() for r, f in zip(real, fake))  # hinge
+            self.backward_step(d_loss, self.opt_d)
+            logs["d"] = d_loss.item()
 
         discriminator = unwrap(self.discriminator)
         set_requires_grad(discriminator, False)
         with self.autocast():
-            fake = self.discriminate(out, holes, discriminator)
-            adv = -sum(f[-1].mean() for f in fake)
-            fm = sum(F.l1_loss(f, r.detach()) for fs, rs in zip(fake, real) for f, r in zip(fs[:-1], rs[:-1]))
-            fm = fm / len(fake)
-            perceptual = sum(F.l1_loss(a, t.detach()) for a, t in zip(self.perceptual(out), self.perceptual(truths)))
-            diversity = self.diversity_loss(out[:b], out[b:], hole)
-            skin = (batch["skin"].repeat(2, 1, 1, 1) * (out - truths)).abs().mean()  # 4.3.1
-            losses = {"adv": adv, "fm": fm, "perceptual": perceptual, "diversity": diversity, "skin": skin}
-            weights = {"adv": cfg.lambda_adv, "fm": cfg.lambda_fm, "perceptual": cfg.lambda_perceptual,
-                       "diversity": cfg.lambda_diversity, "skin": cfg.alpha_skin}
-            if self.face_analysis is not None:
-                losses["heatmap"] = self.heatmap_loss(out, truths)
-                weights["heatmap"] = cfg.beta_heatmap
+            losses: dict[str, Tensor] = {}
+            weights: dict[str, float] = {}
+            if recipe:  # reconstruction of both samples' composites; the paper's terms enter late and small
+                losses["rec"] = composite_loss(out * holes + truths * (1 - holes), truths)
+                weights["rec"] = 1.0
+            else:
+                losses["skin"] = (batch["skin"].repeat(2, 1, 1, 1) * (out - truths)).abs().mean()  # 4.3.1
+                weights["skin"] = cfg.alpha_skin
+            if adv_scale:
+                fake = self.discriminate(out, holes, discriminator)
+                losses["adv"] = -sum(f[-1].mean() for f in fake)
+                losses["fm"] = sum(F.l1_loss(f, r.detach()) for fs, rs in zip(fake, real)
+                                   for f, r in zip(fs[:-1], rs[:-1])) / len(fake)
+                losses["perceptual"] = sum(F.l1_loss(a, t.detach()) for a, t in zip(self.perceptual(out), self.perceptual(truths)))
+                losses["diversity"] = self.diversity_loss(out[:b], out[b:], hole)
+                scale = adv_scale if recipe else 1.0
+                weights.update(adv=scale * cfg.lambda_adv, fm=scale * cfg.lambda_fm,
+                               perceptual=scale * cfg.lambda_perceptual, diversity=scale * cfg.lambda_diversity)
+                if self.face_analysis is not None:
+                    losses["heatmap"] = self.heatmap_loss(out, truths)
+                    weights["heatmap"] = scale * cfg.beta_heatmap
             g_loss = sum(weights[k] * v for k, v in losses.items())
         self.backward_step(g_loss, self.opt_g)
         set_requires_grad(discriminator, True)
-        return {"d": d_loss.item(), "g": g_loss.item(), **{k: v.item() for k, v in losses.items()}}
+        return {**logs, "g": g_loss.item(), **{k: v.item() for k, v in losses.items()}}
 
     @torch.no_grad()
     def sample(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
@@ -300,4 +325,17 @@ class PDGANMethod(TrainMethod):
                 "prior": prior, "second_sample": second * hole + truth * known}
 
     def export(self):
-        return dict(self.net.state_dict()), dataclasses.asdict(self.arch)
+        tensors = {f"generator.{k}": v for k, v in self.shipped_state("generator").items()}
+        if self.arch.prior == "partial-conv":
+            tensors.update({f"prior.{k}": v for k, v in self.net.prior.state_dict().items()})
+        arch = dataclasses.asdict(self.arch)
+        if self.arch.prior == "partial-conv":  # older files load as the paper's form
+            arch.pop("prior"), arch.pop("residual")
+        return tensors, arch
+
+    def load_export(self, tensors: dict[str, Tensor]) -> None:
+        own = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+        unwrap(self.generator).load_state_dict({k.removeprefix("generator."): v for k, v in own.items()
+                                                if k.startswith("generator.")})
+        if self.arch.prior == "partial-conv":
+            self.net.prior.load_state_dict({k.removeprefix("prior."): v for k, v in own.items() if k.startswith("prior.")})

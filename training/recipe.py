@@ -15,12 +15,16 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import functools
 import logging
 from typing import Any
 
 import torch
 from torch import Tensor, nn
+
+from engine.errors import ConfigError
+from training.config import config_from_dict
 
 log = logging.getLogger(__name__)
 
@@ -39,25 +43,11 @@ QUALITY: dict[str, Any] = {
     "adversarial_start": 0.8,
     "adversarial_scale": 0.01,
     "val_every": 200,
+    "checkpoint_minutes": 10.0,  # a killed CPU run loses at most ten minutes
     "low_resolution": 64,  # most steps at 64 px (a quarter of the cost), the last quarter at 128 px
     "low_resolution_until": 0.75,
     "mask_mix": {"preset": 0.45, "block": 0.15, "strokes": 0.15, "irregular": 0.25},
 }
-
-SSIM_WEIGHT = 0.84  # Zhao et al. 2017, "Loss functions for image restoration with neural networks"
-
-
-def composite_loss(composite: Tensor, truth: Tensor) -> Tensor:
-    """0.84 (1 - SSIM) + 0.16 L1 of the composite against the truth (images in [-1, 1]).
-
-    SSIM with an 11 x 11 Gaussian window, sigma 1.5 (Wang et al. 2004), as the papers' tables use.
-    """
-    from pytorch_msssim import ssim
-
-    with torch.autocast(composite.device.type, enabled=False):  # SSIM's divisions overflow in bf16
-        a, b = (composite.float() + 1) / 2, (truth.float() + 1) / 2
-        return SSIM_WEIGHT * (1 - ssim(a, b, data_range=1.0, size_average=True)) + (1 - SSIM_WEIGHT) * (a - b).abs().mean()
-
 
 # -- precision ------------------------------------------------------------------------------------
 @functools.cache
@@ -74,9 +64,7 @@ def cpu_supports_bf16() -> bool:
 def resolve_precision(precision: str, device: torch.device) -> str:
     """The precision a run really uses: ``auto`` is bf16 where the device supports it, else fp32."""
     if precision not in PRECISIONS:
-        from engine.errors import FaceInpaintError
-
-        raise FaceInpaintError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
+        raise ConfigError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if device.type == "cuda":
         if precision == "auto":
             return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
@@ -102,26 +90,37 @@ def autocast(precision: str, device: torch.device) -> contextlib.AbstractContext
 
 
 # -- EMA ------------------------------------------------------------------------------------------
+UPDATES_KEY = "_ema_updates"
+
 class EMA:
-    """An exponential moving average of a network's weights (buffers copied as they are)."""
+    """An exponential moving average of a network's weights (buffers copied as they are).
+
+    The decay warms up as min(decay, (1 + n) / (10 + n)) after n updates, so a short run's average
+    is not stuck near its starting weights.
+    """
 
     def __init__(self, net: nn.Module, decay: float) -> None:
         self.decay = decay
+        self.updates = 0
         self.shadow = copy.deepcopy(net).eval()
         for p in self.shadow.parameters():
             p.requires_grad_(False)
 
     @torch.no_grad()
     def update(self, net: nn.Module) -> None:
+        decay = min(self.decay, (1 + self.updates) / (10 + self.updates))
+        self.updates += 1
         for ema_p, p in zip(self.shadow.parameters(), net.parameters()):
-            ema_p.lerp_(p.detach(), 1.0 - self.decay)
+            ema_p.lerp_(p.detach(), 1.0 - decay)
         for ema_b, b in zip(self.shadow.buffers(), net.buffers()):
             ema_b.copy_(b)
 
     def state_dict(self) -> dict[str, Tensor]:
-        return self.shadow.state_dict()
+        return {**self.shadow.state_dict(), UPDATES_KEY: torch.tensor(self.updates)}
 
     def load_state_dict(self, state: dict[str, Tensor]) -> None:
+        state = dict(state)
+        self.updates = int(state.pop(UPDATES_KEY, torch.tensor(0)))
         self.shadow.load_state_dict(state)
 
 
@@ -137,10 +136,6 @@ def linear_lr(optimizers, progress: float) -> None:
 def recipe_config(method_cls, recipe: str):
     """The method's config with ``recipe`` applied: the dataclass defaults (the paper's), plus for
     ``quality`` the common ``QUALITY`` values and the method's own ``quality_recipe``."""
-    import dataclasses
-
-    from training.config import ConfigError, config_from_dict
-
     if recipe not in RECIPES:
         raise ConfigError(f"unknown recipe {recipe!r}; choose one of {', '.join(RECIPES)}")
     cls = method_cls.config_cls

@@ -1,11 +1,14 @@
 """``faceinpaint-train all``: every learned method in turn within one wall-clock budget.
 
 The budget is split by ``BUDGET_SHARES`` (renormalised over the methods trained); each method runs
-the quality recipe in ``OUT/METHOD`` (an interrupted ``all`` resumes each run where it stopped)
-and is exported to ``OUT/weights/METHOD.safetensors`` (fp16, model card beside it). With
-``--init shipped`` each continues from the shipped weights when their architecture is the
-recipe's, else it starts fresh and says so. ``OUT/all.json`` logs images/s and images seen per
-method. Shipping stays a separate, gated step (``faceinpaint-train ship``).
+the quality recipe in ``RUNS/METHOD`` (default ``OUT/runs``; an interrupted ``all`` resumes each
+run where it stopped) and is exported to ``OUT/METHOD.safetensors`` (fp16, its model card folded
+into the file's metadata), so OUT holds one file per method plus ``all.json`` (images/s, images
+seen, steps per method): at most 7 files, each well under 16 MiB, which is what comes back from a
+lent GPU machine. With ``--init shipped`` each method continues from the shipped weights when
+their architecture is the recipe's, else it starts fresh and says so. On CUDA the ``GPU`` table
+sets batch sizes for a large GPU, keeps the pack on the device (``training.device_batches``) and
+checkpoints every two minutes. Shipping stays a separate, gated step (``faceinpaint-train ship``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,10 @@ log = logging.getLogger(__name__)
 # Training order: the face-analysis network first (others read it), collaGAN before PD-GAN (its prior).
 ORDER = ("face-analysis", "collagan", "gfc", "mde", "pdgan", "dcgan")
 BUDGET_SHARES = {"face-analysis": 0.10, "collagan": 0.24, "gfc": 0.17, "mde": 0.17, "pdgan": 0.17, "dcgan": 0.15}
+# On a large GPU: batches that fill it, the pack on the device, full resolution throughout, and a
+# checkpoint every two minutes (a lent machine's command can be cut off).
+GPU_COMMON = {"device_batches": True, "low_resolution": 0, "checkpoint_minutes": 2.0, "val_every": 500}
+GPU_BATCH = {"face-analysis": 128, "collagan": 128, "gfc": 128, "mde": 128, "pdgan": 32, "dcgan": 256}
 
 
 def shipped_weights(method: str) -> Path:
@@ -54,6 +61,7 @@ def train_all(
     methods: list[str] | None = None,
     overrides: dict[str, Any] | None = None,
     config_file: str | None = None,
+    runs: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train each planned method for its share of ``minutes``; returns (and writes) the log."""
     from training.export import export_run
@@ -63,15 +71,21 @@ def train_all(
 
     registry = load_methods()
     out = Path(out)
+    runs = Path(runs) if runs else out / "runs"
+    on_gpu = str((overrides or {}).get("device", "")).startswith("cuda")
     budget = plan(methods, minutes, include_face_analysis=not shipped_weights("face-analysis").is_file())
     log.info("training %s", ", ".join(f"{m} {b:.1f} min" for m, b in budget.items()))
     record: dict[str, Any] = {"minutes": minutes, "methods": {}}
     log_path = out / "all.json"
     for index, (name, share) in enumerate(budget.items(), 1):
         method_cls = registry[name]
-        run_dir = out / name
+        run_dir = runs / name
         resume = (run_dir / CHECKPOINT).is_file()
-        values = {**(overrides or {}), "out": str(run_dir), "minutes": share}
+        table = {**GPU_COMMON, "batch_size": GPU_BATCH[name]} if on_gpu else {}
+        values = {**table, **(overrides or {}), "out": str(run_dir), "minutes": share}
+        trained_prior = out / "collagan.safetensors"
+        if name == "pdgan" and trained_prior.is_file() and "prior_weights" not in values:
+            values["prior_weights"] = str(trained_prior)  # PD-GAN's stage 1: the collaGAN this run trained
         init_path = str(shipped_weights(name)) if init == "shipped" else init
         if init_path and Path(init_path).is_file() and not resume:
             values["init"] = init_path
@@ -88,9 +102,8 @@ def train_all(
                 raise
             log.warning("%s: cannot continue from %s (%s); training from scratch", name, cfg.init, err)
             outcome = run_training(method_cls, dataclasses.replace(cfg, init=""), resume=False)
-        weights = out / "weights" / f"{name}.safetensors"
-        weights.parent.mkdir(parents=True, exist_ok=True)
-        export_run(run_dir, weights, fp16=True, overwrite=True)
+        weights = out / f"{name}.safetensors"
+        export_run(run_dir, weights, fp16=True, overwrite=True, card_in_metadata=True)
         info = _read_json(run_dir / "run.json")
         record["methods"][name] = {
             "minutes": round((time.monotonic() - started) / 60, 2), "steps": outcome.step,

@@ -33,11 +33,15 @@ import numpy as np
 
 import engine.face  # looked up per call, so a test or a front end may swap the detector
 from engine.device import empty_cache, select_device
-from engine.errors import CancelledError, MaskError, NoFaceError
+from engine.errors import CancelledError, ConfigError, MaskError, NoFaceError
 from engine.models.settings import NoSettings, make_settings
 from engine.weights import WeightsStatus, check_weights
 
 log = logging.getLogger(__name__)
+
+# The most samples one call of a model's hook draws at once: a DCGAN search of 10,000 samples x its
+# restarts in one batch would take gigabytes; in chunks it takes the memory of 64.
+MAX_SEEDS_PER_CALL = 64
 
 
 class ProgressCallback(Protocol):
@@ -154,10 +158,10 @@ def resolve_seeds(samples: int, seed: int | None, seeds: Sequence[int] | None, d
     if seeds is not None:
         resolved = [int(s) for s in seeds]
         if not resolved:
-            raise ValueError("seeds must not be empty")
+            raise ConfigError("seeds must not be empty: give at least one seed")
         return resolved if diverse else resolved[:1]
-    if samples < 1:
-        raise ValueError("samples must be at least 1")
+    if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or samples < 1:
+        raise ConfigError(f"samples must be a whole number of at least 1, got {samples!r}")
     if not diverse:
         samples = 1  # a deterministic model has one answer; asking twice wastes time
     base = draw_seed() if seed is None else int(seed)
@@ -167,22 +171,29 @@ def resolve_seeds(samples: int, seed: int | None, seeds: Sequence[int] | None, d
 def validate_image_and_mask(image: np.ndarray, mask: np.ndarray, *, channel_masks: bool = False) -> np.ndarray:
     """Check shapes and types and return the mask as uint8 (H x W, or H x W x 3 if allowed).
 
-    Any value above 127 counts as missing, so anti-aliased masks behave.
+    Any value above 127 counts as missing, so anti-aliased masks behave. Every malformed input is
+    a ``MaskError`` naming what is wrong, never an IndexError or ValueError from further down.
     """
     if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise MaskError(f"the image must be an H x W x 3 uint8 array, got {getattr(image, 'shape', type(image))}")
+    if image.size == 0:
+        raise MaskError(f"the image is empty ({image.shape[1]}x{image.shape[0]} pixels)")
     if not isinstance(mask, np.ndarray):
         raise MaskError(f"the mask must be a numpy array, got {type(mask).__name__}")
     if mask.ndim == 3 and mask.shape[2] == 1:
         mask = mask[:, :, 0]
-    if mask.ndim == 3 and mask.shape[2] == 3 and not channel_masks:
+    if mask.ndim not in (2, 3) or (mask.ndim == 3 and mask.shape[2] != 3):
+        raise MaskError(
+            f"the mask must be H x W (one value per pixel) or H x W x 3 (one per channel), got shape {mask.shape}"
+        )
+    if mask.ndim == 3 and not channel_masks:
         if np.array_equal(mask[:, :, 0], mask[:, :, 1]) and np.array_equal(mask[:, :, 0], mask[:, :, 2]):
             mask = mask[:, :, 0]
         else:
             raise MaskError("this model takes one mask for all channels, got a channel-wise mask")
-    if mask.ndim not in (2, 3) or mask.shape[:2] != image.shape[:2]:
+    if mask.shape[:2] != image.shape[:2]:
         raise MaskError(
-            f"the mask is {mask.shape[1] if mask.ndim > 1 else '?'}x{mask.shape[0]} but the image is "
+            f"the mask is {mask.shape[1]}x{mask.shape[0]} but the image is "
             f"{image.shape[1]}x{image.shape[0]}: resize it with engine.maskops.resize_mask first"
         )
     if mask.dtype == bool:
@@ -199,8 +210,9 @@ class InpaintModel:
     """Base class of every model (after IOPaint's ``InpaintModel``).
 
     ``info`` and ``settings_cls`` come from the model's row in ``engine.models.MODELS`` (bound
-    when the table first loads the class). ``seeds_per_chunk`` (0 = all at once) bounds how many
-    samples one hook call draws, and so how long Cancel can wait.
+    when the table first loads the class). ``seeds_per_chunk`` (0 = up to ``MAX_SEEDS_PER_CALL``)
+    bounds how many samples one hook call draws, and so how long Cancel can wait and how much
+    memory a request for thousands of samples can take at once.
     """
 
     info: ClassVar[ModelInfo]
@@ -279,7 +291,7 @@ class InpaintModel:
         # The hole's pixels are blanked before any model sees them: a user often masks an intact
         # photo, and no model may read the answer it is asked to invent.
         blanked = composite(crop, np.zeros_like(crop), mask)
-        size = self.seeds_per_chunk or len(seeds)
+        size = min(self.seeds_per_chunk or MAX_SEEDS_PER_CALL, MAX_SEEDS_PER_CALL)
         outputs: list[CropCompletion] = []
         for start in range(0, len(seeds), size):
             cancel.check(f"after {start} of {len(seeds)} samples")

@@ -127,6 +127,13 @@ def fill_hole(image: Tensor, mask: Tensor, noise: Tensor | None) -> Tensor:
     return image * (1 - mask) + filler * mask
 
 
+def complete_tensor(net: nn.Module, arch: CollaGANArchitecture, image: Tensor, hole: Tensor,
+                    generator: torch.Generator | None = None) -> Tensor:
+    """The composite completion of (N, 3, R, R) images in [-1, 1]: the network's image inside ``hole``."""
+    output = split_tasks(net(prefill(image, hole, arch.prefill, generator), hole), arch)["i"]
+    return output * hole + image * (1 - hole)
+
+
 class CollaGANInpainter(TorchInpaintModel):
     network_cls = staticmethod(build_generator)
     architecture_cls = CollaGANArchitecture

@@ -3,6 +3,10 @@
 Encoder: VGG-19's conv1_1 .. pool3 (2, 2 and 4 3x3 convs with max pooling), two more convs and a
 pool, then a fully connected bottleneck; the decoder mirrors it with upsampling. The input is the
 crop with its hole filled with noise, as in the paper (the generator is not told where the hole is).
+
+``residual = True`` is the quality recipe's form: the hole prefilled by Telea and the mask as a
+fourth input channel, GroupNorm in the decoder, and a zero-initialised last convolution whose
+output is added to the prefill (``engine.models.residual_unet``), so training starts at Telea.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from torch import Tensor, nn
 
 from engine.errors import ConfigError
 from engine.models.base import CropCompletion
+from engine.models.residual_unet import PREFILLS, prefill
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 # VGG-19 up to pool3 plus GFC's two extra convs: (convs, channel multiple of ``width``) per stage.
@@ -25,22 +30,28 @@ class GFCArchitecture:
     resolution: int = 128
     width: int = 64  # VGG's 64
     bottleneck: int = 512  # the paper does not give the FC size; 512 keeps the FC layers at ~17M weights
+    prefill: str = "noise"  # the paper's noise, or the recipe's "telea"
+    residual: bool = False  # the recipe: mask input, GroupNorm decoder, prefill + zero-initialised residual
 
     def __post_init__(self) -> None:
         if self.resolution % 16:
             raise ConfigError(f"GFC needs a resolution divisible by 16, got {self.resolution}")
+        if self.prefill not in PREFILLS:
+            raise ConfigError(f"GFC prefill must be one of {PREFILLS}, got {self.prefill!r}")
 
     @property
     def coarse(self) -> int:
         return self.resolution // 16
 
 
-def _convs(cin: int, cout: int, count: int, norm: bool) -> list[nn.Module]:
+def _convs(cin: int, cout: int, count: int, norm: str | None) -> list[nn.Module]:
     layers: list[nn.Module] = []
     for k in range(count):
         layers.append(nn.Conv2d(cin if k == 0 else cout, cout, 3, 1, 1))
-        if norm:
+        if norm == "batch":
             layers.append(nn.BatchNorm2d(cout))
+        elif norm == "group":
+            layers.append(nn.GroupNorm(8 if cout % 8 == 0 else 1, cout))
         layers.append(nn.ReLU(inplace=True))
     return layers
 
@@ -50,9 +61,9 @@ class GFCGenerator(nn.Module):
         super().__init__()
         self.arch = arch
         w, c = arch.width, arch.coarse
-        encoder, cin = [], 3
+        encoder, cin = [], 4 if arch.residual else 3
         for count, mult in ENCODER_STAGES:
-            encoder += _convs(cin, w * mult, count, norm=False) + [nn.MaxPool2d(2)]  # VGG has no BatchNorm
+            encoder += _convs(cin, w * mult, count, norm=None) + [nn.MaxPool2d(2)]  # VGG has no BatchNorm
             cin = w * mult
         self.encoder = nn.Sequential(*encoder)
         self.fc = nn.Sequential(
@@ -63,19 +74,21 @@ class GFCGenerator(nn.Module):
         stages = list(reversed(ENCODER_STAGES))
         for k, (count, mult) in enumerate(stages):
             cout = w * stages[k + 1][1] if k + 1 < len(stages) else w
-            decoder += [nn.Upsample(scale_factor=2, mode="nearest")] + _convs(cin, cout, count, norm=True)
+            decoder += [nn.Upsample(scale_factor=2, mode="nearest")] + _convs(
+                cin, cout, count, norm="group" if arch.residual else "batch")
             cin = cout
-        self.decoder = nn.Sequential(*decoder, nn.Conv2d(cin, 3, 3, 1, 1), nn.Tanh())
+        head = nn.Conv2d(cin, 3, 3, 1, 1)
+        if arch.residual:
+            nn.init.zeros_(head.weight)
+            nn.init.zeros_(head.bias)
+        self.decoder = nn.Sequential(*decoder, head, nn.Identity() if arch.residual else nn.Tanh())
 
-    def forward(self, masked: Tensor) -> Tensor:
-        code = self.encoder(masked)
-        return self.decoder(self.fc(code).view_as(code))
-
-
-def noise_fill(image: Tensor, mask: Tensor, generator: torch.Generator | None = None) -> Tensor:
-    """The hole replaced by uniform noise in [-1, 1]."""
-    noise = torch.rand(image.shape, generator=generator).to(image.device) * 2 - 1
-    return image * (1 - mask) + noise * mask
+    def forward(self, filled: Tensor, mask: Tensor | None = None) -> Tensor:
+        """``filled``: the crop with its hole prefilled; ``mask`` (1 = hole) is read by the residual form only."""
+        x = torch.cat([filled, mask], dim=1) if self.arch.residual else filled
+        code = self.encoder(x)
+        out = self.decoder(self.fc(code).view_as(code))
+        return (filled + out.to(filled.dtype)).clamp(-1, 1) if self.arch.residual else out
 
 
 class GFCInpainter(TorchInpaintModel):
@@ -85,5 +98,6 @@ class GFCInpainter(TorchInpaintModel):
     @torch.no_grad()
     def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
         image, hole = crop_to_network(crop, mask, self.arch.resolution, self.net_device)
-        out = network_to_crop(self.net(noise_fill(image, hole, torch.Generator().manual_seed(seeds[0]))), crop.shape[:2])
+        filled = prefill(image, hole, self.arch.prefill, torch.Generator().manual_seed(seeds[0]))
+        out = network_to_crop(self.net(filled, hole), crop.shape[:2])
         return [CropCompletion(image=tensor_to_image(out[0]), seed=seeds[0])]

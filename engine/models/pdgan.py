@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -30,6 +31,7 @@ from engine.models.base import CropCompletion
 from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
 
 PROBABILITY_RULES = ("continuous", "exponential")
+PRIORS = ("partial-conv", "collagan")  # the paper's own stage 1, or the shipped collaGAN (quality recipe)
 MAX_WIDTH_FACTOR = 4  # the widest layers have 4 x width channels (256 at width 64)
 
 
@@ -43,12 +45,50 @@ class PDGANArchitecture:
     probability: str = "continuous"  # hard SPDNorm rule: "continuous" (4.2) or "exponential" (PD-GAN)
     probability_k: float = 2.0  # k of the exponential rule
     probability_steps: int = 4  # mask updates per scale (PD-GAN's n)
+    # The quality recipe: the prior is another model's completion (not stored in this file) and the
+    # generator adds a zero-initialised residual to it, so training starts at the prior.
+    prior: str = "partial-conv"
+    residual: bool = False
 
     def __post_init__(self) -> None:
+        if self.prior not in PRIORS:
+            raise ConfigError(f"PD-GAN prior must be one of {PRIORS}, got {self.prior!r}")
         if self.resolution < 16 or self.resolution & (self.resolution - 1):
             raise ConfigError(f"PD-GAN needs a power-of-two resolution of at least 16, got {self.resolution}")
         if self.probability not in PROBABILITY_RULES:
             raise ConfigError(f"probability must be one of {PROBABILITY_RULES}, got {self.probability!r}")
+
+
+class CollaGANPrior:
+    """A frozen collaGAN as PD-GAN's stage 1: (image, known) -> its completion at PD-GAN's size."""
+
+    def __init__(self, net: nn.Module, arch) -> None:
+        self.net, self.arch = net.eval(), arch
+
+    @torch.no_grad()
+    def __call__(self, image: Tensor, known: Tensor) -> Tensor:
+        from engine.models.collagan import complete_tensor
+
+        size, native = image.shape[-1], self.arch.resolution
+        hole = 1.0 - known
+        generator = torch.Generator().manual_seed(0)
+        if size == native:
+            return complete_tensor(self.net, self.arch, image, hole, generator)
+        small = F.interpolate(image, size=(native, native), mode="bilinear", align_corners=False, antialias=True)
+        small_hole = (F.interpolate(hole, size=(native, native), mode="area") > 0).float()
+        out = complete_tensor(self.net, self.arch, small, small_hole, generator)
+        return F.interpolate(out, size=(size, size), mode="bilinear", align_corners=False) * hole + image * known
+
+
+def collagan_prior(source, device="cpu") -> CollaGANPrior:
+    """Load collaGAN weights (manifest name or path) as a frozen prior."""
+    from engine.models.collagan import CollaGANArchitecture, build_generator
+    from engine.models.torch_base import load_network
+
+    net, arch = load_network(source, build_generator, CollaGANArchitecture, device=device)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return CollaGANPrior(net, arch)
 
 
 def latent_for_seed(seed: int, dim: int) -> Tensor:
@@ -227,6 +267,9 @@ class SPDGenerator(nn.Module):
         self.blocks = nn.ModuleList(SPDResBlock(channels[i], channels[i]) for i in range(ups + 1))
         self.ups = nn.ModuleList(PixelShuffleUp(channels[i], channels[i + 1]) for i in range(ups))
         self.to_rgb = nn.Conv2d(channels[-1], 3, 3, padding=1)
+        if arch.residual:
+            nn.init.zeros_(self.to_rgb.weight)
+            nn.init.zeros_(self.to_rgb.bias)
 
     def forward(self, z: Tensor, prior: Tensor, known: Tensor) -> Tensor:
         x = self.project(z).view(z.shape[0], -1, self.start, self.start)
@@ -238,20 +281,33 @@ class SPDGenerator(nn.Module):
             x = block(x, torch.cat([scaled_prior, scaled_known], 1), prob)
             if i < len(self.ups):
                 x = self.ups[i](x)
-        return torch.tanh(self.to_rgb(F.leaky_relu(x, 0.2)))
+        rgb = self.to_rgb(F.leaky_relu(x, 0.2))
+        if self.arch.residual:
+            return (prior + rgb.to(prior.dtype)).clamp(-1, 1)
+        return torch.tanh(rgb)
 
 
 class PDGANNet(nn.Module):
-    """Both stages; ``state_dict`` keys are "prior.*" and "generator.*" (the exported file's layout)."""
+    """Both stages; ``state_dict`` keys are "prior.*" and "generator.*" (the exported file's layout).
+
+    With ``prior = "collagan"`` the file holds the generator only and ``external_prior`` (set by
+    the loader: a frozen collaGAN) computes stage 1.
+    """
 
     def __init__(self, arch: PDGANArchitecture) -> None:
         super().__init__()
         self.arch = arch
-        self.prior = PartialConvUNet(arch.resolution, arch.width)
+        if arch.prior == "partial-conv":
+            self.prior = PartialConvUNet(arch.resolution, arch.width)
+        self.external_prior = None  # (image, known) -> completed image, for prior = "collagan"
         self.generator = SPDGenerator(arch)
 
     def coarse(self, image: Tensor, known: Tensor) -> Tensor:
         """Stage 1: the prior, with the known pixels put back."""
+        if self.arch.prior != "partial-conv":
+            if self.external_prior is None:
+                raise ConfigError("this PD-GAN reads its prior from collaGAN, which is not loaded")
+            return self.external_prior(image, known)
         return self.prior(image, known) * (1.0 - known) + image * known
 
     def forward(self, image: Tensor, known: Tensor, z: Tensor) -> Tensor:
@@ -265,6 +321,24 @@ class PDGANInpainter(TorchInpaintModel):
     seeds_per_chunk = 4
     network_cls = PDGANNet
     architecture_cls = PDGANArchitecture
+
+    def _load(self) -> None:
+        super()._load()
+        if self.arch.prior == "collagan":
+            self.prior_model = collagan_prior(self.prior_source(), device=self.device)
+            self.net.external_prior = self.prior_model
+
+    def prior_source(self):
+        """The collaGAN beside a PD-GAN file given by path (weights trained together travel
+        together), else the shipped one."""
+        if self.weights_path is not None:
+            beside = Path(self.weights_path).with_name("collagan.safetensors")
+            if beside.is_file():
+                return beside
+        return "collagan"
+
+    def _networks(self) -> list[nn.Module]:
+        return [*super()._networks(), *([self.prior_model.net] if self.arch.prior == "collagan" else [])]
 
     @torch.inference_mode()
     def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:

@@ -19,7 +19,7 @@ from torch import Tensor, nn
 
 from engine.errors import WeightsError
 from engine.models.base import InpaintModel
-from engine.weights import load_state_dict, match_module
+from engine.weights import build_checked, load_state_dict, match_module
 
 
 def architecture_from_metadata(cls, metadata: dict[str, Any], source: str):
@@ -36,11 +36,12 @@ def architecture_from_metadata(cls, metadata: dict[str, Any], source: str):
 
 
 def load_network(source, build: Callable[[Any], nn.Module], arch_cls, *, device="cpu") -> tuple[nn.Module, Any]:
-    """Read weights (path or manifest name) once, build the network its metadata describes, check
-    every key and shape against it, load, and return it in eval mode with its architecture."""
+    """Read weights (path or manifest name) once, build the network its metadata describes (matched
+    on the meta device first, so a file cannot make us allocate more than it holds), check every
+    key and shape against it, load, and return it in eval mode with its architecture."""
     tensors, metadata = load_state_dict(source, device="cpu")
     arch = architecture_from_metadata(arch_cls, metadata, str(source))
-    net = build(arch)
+    net = build_checked(build, arch, tensors, source)
     net.load_state_dict(match_module(source, tensors, net))
     return net.to(device).eval(), arch
 

@@ -15,8 +15,9 @@ from PySide6.QtCore import QEvent, QPoint, QPointF, QSettings, Qt  # noqa: E402
 from PySide6.QtGui import QMouseEvent  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
-from engine.errors import CancelledError  # noqa: E402
-from engine.inpainter import MODELS, CropCompletion, InpaintModel, ModelInfo, register  # noqa: E402
+from engine.models import MODELS, register_class  # noqa: E402
+from engine.models.base import CropCompletion, InpaintModel, ModelInfo  # noqa: E402
+from engine.models.settings import setting  # noqa: E402
 from faceinpaint_app.qt_check import binding_drops_references, broken_binding_message  # noqa: E402
 
 BROKEN_BINDING = binding_drops_references()
@@ -30,9 +31,9 @@ def _sound_qt_binding(request):
         pytest.skip(broken_binding_message())
 
 
-@dataclass
+@dataclass(frozen=True)
 class SlowSettings:
-    iterations: int = 60
+    iterations: int = setting(60, label="Iterations", help="steps of the fake search", min=1, max=10_000)
 
 
 class SlowFakeModel(InpaintModel):
@@ -55,17 +56,12 @@ class SlowFakeModel(InpaintModel):
     steps_done = 0
     started = threading.Event()
 
-    def __init__(self, device=None, weights=None) -> None:
-        super().__init__(device, weights)
-        self.settings = SlowSettings()
-
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
         type(self).steps_done = 0
         type(self).started.set()
-        steps = self.settings.iterations
+        steps = settings.iterations
         for step in range(steps):
-            if should_cancel():
-                raise CancelledError("stopped by the test")
+            cancel.check(f"after {step} steps")
             time.sleep(self.step_seconds)
             type(self).steps_done = step + 1
             progress((step + 1) / steps, f"step {step + 1}", crop)
@@ -74,7 +70,7 @@ class SlowFakeModel(InpaintModel):
 
 @pytest.fixture
 def slow_model():
-    register(SlowFakeModel)
+    register_class(SlowFakeModel, SlowSettings)
     SlowFakeModel.started.clear()
     SlowFakeModel.step_seconds = 0.03
     yield SlowFakeModel

@@ -26,7 +26,7 @@ def test_screenshot_run_saves_the_window_and_exits_zero(sample_photo_path, tmp_p
                    "--screenshot", str(out), "--size", "1000x700")
     assert done.returncode == 0, done.stderr
     with Image.open(out) as shot:
-        assert shot.size[0] >= 1000 and shot.size[1] >= 700
+        assert shot.size == (1000, 700), "--size gives exactly that size"
         pixels = np.asarray(shot.convert("RGB"))
     assert pixels.std() > 20, "the screenshot shows the window, not a blank"
 
@@ -61,5 +61,5 @@ def test_scripted_run_fails_cleanly_for_an_unknown_model(known_faces, qapp, tmp_
 
     code = main([str(sample_photo_path), "--preset", "random-block", "--model", "no-such-model", "--theme", "light",
                  "--screenshot", str(tmp_path / "x.png")])
-    assert code == 1 and "no-such-model" in capsys.readouterr().err
+    assert code == 2 and "no-such-model" in capsys.readouterr().err
     assert not (tmp_path / "x.png").exists()

@@ -43,14 +43,14 @@ def test_save_keeps_exif_and_never_silently_replaces_the_input(known_faces, wind
         assert win.open_path(photo_with_exif)
     win.document.write_image(np.full_like(win.document.image, 7))
     out = tmp_path / "portrait_inpainted.jpg"
-    assert win._save_to(out, confirmed_overwrite=True)
+    assert win.files.save_to(out, confirmed_overwrite=True)
     with Image.open(out) as saved:
         assert saved.getexif()[0x010F] == "FaceInpaint test camera"
         assert np.abs(np.asarray(saved, dtype=int) - 7).max() < 4
 
     original_bytes = photo_with_exif.read_bytes()
     monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: QMessageBox.StandardButton.Cancel)
-    assert not win._save_to(photo_with_exif, confirmed_overwrite=True)
+    assert not win.files.save_to(photo_with_exif, confirmed_overwrite=True)
     assert photo_with_exif.read_bytes() == original_bytes
 
 
@@ -104,8 +104,8 @@ def test_settings_are_remembered(known_faces, prefs, qtbot, sample_photo_path):
     qtbot.addWidget(second)
     assert second.brush_size.value() == 77 and second.hardness.value() == 35
     assert prefs.recent_files == [sample_photo_path.resolve()]
-    second._fill_recent_menu()
-    assert second.recent_menu.actions()[0].text() == sample_photo_path.name
+    second.files.fill_recent_menu()
+    assert second.files.recent_menu.actions()[0].text() == sample_photo_path.name
     second.close()
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from engine.inpainter import MODELS, CropCompletion, InpaintModel, ModelInfo, register
+from engine.models import MODELS, register_class
+from engine.models.base import CropCompletion, InpaintModel, ModelInfo
 
 CROP = 64
 
@@ -16,7 +17,7 @@ class FakeFaceModel(InpaintModel):
     info = ModelInfo(name="test-face-extras", display_name="Face extras (test only)", paper="none",
                      resolution=CROP, extra_outputs=("segmentation", "heatmaps"))
 
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
         heat = np.zeros((1, CROP, CROP), np.float32)
         heat[0, CROP // 2 - 3 : CROP // 2 + 3, CROP // 2 - 3 : CROP // 2 + 3] = 1.0
         extras = {"segmentation": np.ones((CROP, CROP), np.int64), "heatmaps": heat}
@@ -25,7 +26,7 @@ class FakeFaceModel(InpaintModel):
 
 @pytest.fixture
 def face_model():
-    register(FakeFaceModel)
+    register_class(FakeFaceModel)
     yield FakeFaceModel
     MODELS.pop(FakeFaceModel.info.name, None)
 

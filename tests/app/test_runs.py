@@ -11,7 +11,8 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine.errors import WeightsError
-from engine.inpainter import MODELS, register
+from engine.models import MODELS, get_model_class, register_class
+from engine.models.base import ModelInfo
 
 RUN_TIMEOUT_MS = 60_000
 
@@ -29,6 +30,9 @@ def test_run_changes_the_photo_only_inside_the_mask_and_is_undoable(loaded_windo
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS) as finished:
         assert win.run_models(["telea"]) is not None
     assert finished.args == [True]
+    assert np.array_equal(win.document.image, win.document.original), "a run only previews"
+    assert win.canvas.badge_text().startswith("Preview")
+    win.actions_["apply"].trigger()
     image, original = win.document.image, win.document.original
     assert np.array_equal(image[~hole], original[~hole])
     assert not np.array_equal(image[hole], original[hole])
@@ -78,14 +82,14 @@ def test_closing_during_a_run_stops_the_worker_cleanly(slow_model, known_faces, 
 
 
 def test_errors_are_shown_and_leave_the_photo_untouched(loaded_window, qtbot):
-    class BrokenWeights(MODELS["telea"]):
-        info = type(MODELS["telea"].info)(name="test-broken", display_name="Broken", paper="", resolution=0,
+    class BrokenWeights(get_model_class("telea")):
+        info = ModelInfo(name="test-broken", display_name="Broken", paper="", resolution=0,
                                           needs_face=False)
 
         def _load(self):
             raise WeightsError("test-broken.safetensors is truncated (12 of 4096 bytes)")
 
-    register(BrokenWeights)
+    register_class(BrokenWeights)
     try:
         win = loaded_window
         paint_box(win)
@@ -113,7 +117,9 @@ def test_diverse_samples_fill_the_browser_and_apply_is_undoable(slow_model, load
         win.run_models([slow_model.info.name], samples=3, seed=10)
     entries = win.results.entries()
     assert [e.result.seed for e in entries] == [10, 11, 12]
-    assert win.document.image[hole][0, 0] == (37 * 10) % 256  # the first sample is applied
+    assert win.canvas.preview[hole][0, 0] == (37 * 10) % 256  # the first sample is previewed
+    win.actions_["apply"].trigger()
+    assert win.document.image[hole][0, 0] == (37 * 10) % 256
 
     win.results.strip.setCurrentRow(2)  # preview, then apply the third
     assert win.canvas.preview is not None and win.canvas.preview[hole][0, 0] == (37 * 12) % 256
@@ -128,8 +134,8 @@ def test_diverse_samples_fill_the_browser_and_apply_is_undoable(slow_model, load
     win.results.seed.setValue(11)
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS):
         win.results.reproduce_button.click()
-    assert win.results.entries()[-1].result.seed == 11
-    assert np.array_equal(win.results.entries()[-1].result.image, entries[1].result.image)
+    assert win.results.entries()[0].result.seed == 11, "the newest run comes first"
+    assert np.array_equal(win.results.entries()[0].result.image, entries[1].result.image)
 
 
 def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot, tmp_path, monkeypatch):
@@ -144,6 +150,10 @@ def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot
     assert all(tile.image is not None for tile in tiles.values())
     assert all("PSNR" in tile.caption.text() and "SSIM" in tile.caption.text() for tile in tiles.values())
     assert win.tabs.currentWidget() is win.compare_grid
+    assert "Comparison done" in win.statusBar().currentMessage()
+    unavailable = [n for n, e in win.model_panel.entries.items() if not e.ready]
+    win.model_panel.set_checked(list(win.model_panel.entries))
+    assert not set(unavailable) & set(win.model_panel.checked_models()), "models without weights cannot be ticked"
     assert np.array_equal(win.document.image, win.document.original), "comparing applies nothing"
 
     first, second = (tile.view for tile in tiles.values())
@@ -187,9 +197,10 @@ def test_model_settings_show_in_the_panel_and_reach_the_cached_model(slow_model,
     slow_model.step_seconds = 0.0
     win.model_panel.refresh()
     win.model_panel.select(slow_model.info.name)
-    label, spin = win.model_panel.tunables["iterations"]
+    editors = win.model_panel.settings_form.editors
+    assert list(editors) == ["iterations"], "the form shows the model's own settings fields"
+    spin = editors["iterations"]
     assert not spin.isHidden() and spin.value() == slow_model().settings.iterations
-    assert win.model_panel.tunables["restarts"][1].isHidden()
     spin.setValue(5)
     paint_box(win)
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS):

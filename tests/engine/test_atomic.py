@@ -47,7 +47,7 @@ import sys, time
 from pathlib import Path
 import numpy as np
 from PIL import Image
-from engine.imageio import save_image
+from engine.imagesave import save_image
 
 original = Image.Image.save
 def slow_save(self, fp, *args, **kwargs):

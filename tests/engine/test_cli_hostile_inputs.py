@@ -61,10 +61,6 @@ def model_never_runs(monkeypatch):
 
 
 # -- defect 5: alpha, profile, 16-bit and lossy outputs -------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 5: engine/cli_inpaint.run reads with read_image (alpha "
-                   "flattened onto white, 16 bits cut, profile dropped) and saves with save_image; it should read "
-                   "with engine.imageio.read_image_with_info, complete loaded.pixels, and save with "
-                   "engine.imageio.save_completion(out, result.image, mask, loaded, ...)")
 def test_inpaint_cli_keeps_alpha_depth_and_profile_outside_the_hole(photo_and_mask, tmp_path, capsys):
     from engine.imageio import read_image_with_info
 
@@ -78,9 +74,6 @@ def test_inpaint_cli_keeps_alpha_depth_and_profile_outside_the_hole(photo_and_ma
     np.testing.assert_array_equal(back.deep[outside], samples[outside])
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 5: engine/cli_inpaint should print each ImageLossWarning "
-                   "from save_completion as one 'faceinpaint-inpaint: warning: ...' line (JPEG re-encodes the "
-                   "whole photo lossily; alpha and 16 bits are lost)")
 def test_inpaint_cli_warns_when_the_output_format_loses_something(photo_and_mask, tmp_path, capsys):
     photo, mask, _ = photo_and_mask
     with warnings.catch_warnings():
@@ -91,16 +84,12 @@ def test_inpaint_cli_warns_when_the_output_format_loses_something(photo_and_mask
 
 
 # -- defect 6: one line and exit 2 ----------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 6: engine/cli_inpaint accepts --device nonsense when the "
-                   "model is a baseline (telea); the device should be validated (engine.device) before any work")
 def test_an_unknown_device_is_one_line_even_for_a_baseline(photo_and_mask, tmp_path, capsys, model_never_runs):
     photo, mask, _ = photo_and_mask
     code, err = inpaint_cli([photo, "--mask", mask, "--device", "nonsense", "-o", tmp_path / "o.png"], capsys)
     assert code == 2 and one_line(err) and "nonsense" in err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 6: engine/cli_eval does not validate --device before "
-                   "evaluating (the device is resolved inside the work, with a traceback)")
 def test_eval_refuses_an_unknown_device_before_any_work(tmp_path, capsys, monkeypatch, sample_photo_path):
     from engine import cli_eval
 
@@ -117,16 +106,12 @@ def test_eval_refuses_an_unknown_device_before_any_work(tmp_path, capsys, monkey
 
 
 # -- defect 7: outputs checked before the work ----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 7: engine/cli_inpaint.check_output does not check that the "
-                   "output's folder exists (and is writable) before running the model; save_image finds out after")
 def test_a_missing_output_folder_is_refused_before_the_model_runs(photo_and_mask, tmp_path, capsys, model_never_runs):
     photo, mask, _ = photo_and_mask
     code, err = inpaint_cli([photo, "--mask", mask, "-o", tmp_path / "missing" / "out.png"], capsys)
     assert code == 2 and one_line(err) and "missing" in err
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 7: engine/cli_eval checks only that --json/--markdown's "
-                   "folder exists; a target that is a folder (or unwritable) fails after the whole evaluation")
 def test_eval_refuses_an_output_that_is_a_folder_before_any_work(tmp_path, capsys, monkeypatch):
     from engine import cli_eval
 
@@ -142,8 +127,6 @@ def test_eval_refuses_an_output_that_is_a_folder_before_any_work(tmp_path, capsy
 
 
 # -- defect 8: eval with every image skipped ------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 8: engine/cli_eval exits 0 with empty tables when every "
-                   "image was skipped; it should say so in one line and exit 2")
 def test_eval_with_every_image_skipped_is_an_error(tmp_path, capsys):
     from engine import cli_eval
 
@@ -155,8 +138,6 @@ def test_eval_with_every_image_skipped_is_an_error(tmp_path, capsys):
 
 
 # -- defect 11: --weights given to a baseline -----------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 11: engine/cli_inpaint ignores --weights silently for models "
-                   "without weights (telea, navier-stokes); it should refuse it in one line (exit 2)")
 def test_weights_given_to_a_baseline_are_not_ignored_silently(photo_and_mask, tmp_path, capsys):
     from engine.weights import save_state_dict
 
@@ -206,7 +187,7 @@ def test_many_dcgan_samples_are_searched_in_bounded_batches(monkeypatch):
 
     batches = []
 
-    def record(self, image, hole, seeds, *, progress=None, should_cancel=None):
+    def record(self, image, hole, seeds, *, progress=None, should_cancel=None, start=None):
         batches.append(len(seeds))
         size = image.shape[-1]
         return dcgan.SearchResult(torch.zeros(len(seeds), 3, size, size), torch.zeros(len(seeds)), [])

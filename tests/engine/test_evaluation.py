@@ -13,7 +13,7 @@ from engine.models import ModelSpec
 from engine.models.base import ModelInfo
 from tests.engine.models import toy_models
 
-ROW_KEYS = {"model", "case", "n", "psnr", "ssim", "l1_hole", "landmark_nme"}
+ROW_KEYS = {"model", "case", "n", "psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist"}
 
 
 @pytest.fixture(scope="module")
@@ -72,6 +72,7 @@ def test_telea_runs_every_protocol(faces_dir, protocol):
     for row in data["rows"]:
         assert set(row) == ROW_KEYS and row["model"] == "telea" and row["n"] == 3
         assert 10 < row["psnr"] < 60 and 0 < row["ssim"] < 1 and 0 < row["l1_hole"] < 1
+        assert row["identity_dist"] is None or 0 <= row["identity_dist"] < 2
         assert row["landmark_nme"] is None or 0 <= row["landmark_nme"] < 1
 
 

@@ -19,10 +19,8 @@ from engine.imageio import (
     read_image,
     read_image_with_info,
     read_mask,
-    save_completion,
-    save_image,
-    save_mask,
 )
+from engine.imagesave import save_completion, save_image, save_mask
 
 RNG = np.random.default_rng(1234)
 PHOTO = RNG.integers(0, 256, (24, 32, 3), dtype=np.uint8)  # 32 wide, 24 tall: orientation shows

@@ -24,7 +24,8 @@ from hypothesis import strategies as st
 from PIL import Image, ImageCms
 
 from engine.errors import FaceInpaintError
-from engine.imageio import ImageLossWarning, read_image_with_info, read_mask, save_completion
+from engine.imageio import ImageLossWarning, read_image_with_info, read_mask
+from engine.imagesave import save_completion
 
 PROPERTY_SETTINGS = settings(
     max_examples=int(__import__("os").environ.get("PROPERTY_EXAMPLES", 60)),
@@ -316,12 +317,21 @@ def test_any_architecture_record_loads_or_is_one_weights_error(tmp_path, tiny_co
     )
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 6: engine/inpainter.validate_image_and_mask lets H x W x 2 and "
-                   "H x W x 4 masks through (composite then raises ValueError) and indexes a 0-d mask (IndexError); "
-                   "it should raise MaskError for any mask that is not H x W, H x W x 1 or H x W x 3")
 @pytest.mark.parametrize("mask", [np.full((6, 7, 4), 255, np.uint8), np.full((6, 7, 2), 255, np.uint8),
-                                  np.array(255, np.uint8)], ids=["hw4", "hw2", "0-d"])
+                                  np.array(255, np.uint8), np.full((6, 7, 3, 1), 255, np.uint8)],
+                         ids=["hw4", "hw2", "0-d", "4-d"])
 def test_masks_of_other_channel_counts_are_a_mask_error(telea, mask):
     """Kept out of the property above (MASK_KINDS) until fixed, so that one keeps guarding the rest."""
-    with pytest.raises(FaceInpaintError):
+    with pytest.raises(FaceInpaintError, match="the mask must be H x W"):
         telea.inpaint(np.zeros((6, 7, 3), np.uint8), mask)
+
+
+def test_an_empty_image_is_a_mask_error_not_an_index_error(telea):
+    with pytest.raises(FaceInpaintError, match="the image is empty"):
+        telea.inpaint(np.zeros((0, 7, 3), np.uint8), np.zeros((0, 7), np.uint8))
+
+
+@pytest.mark.parametrize("samples", [0, -1])
+def test_no_samples_is_a_face_inpaint_error(telea, samples):
+    with pytest.raises(FaceInpaintError, match="samples must be"):
+        telea.inpaint(np.zeros((6, 7, 3), np.uint8), np.full((6, 7), 255, np.uint8), samples=samples)

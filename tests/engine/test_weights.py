@@ -283,9 +283,6 @@ def test_build_checked_builds_for_real_only_what_the_file_fills(weights_home):
     assert devices == ["meta"]
 
 
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 4: engine/models/torch_base.load_network builds the network "
-                   "the metadata describes for real before matching it to the file; it should call "
-                   "engine.weights.build_checked(build, arch, tensors, source) instead of build(arch)")
 def test_model_loader_matches_on_the_meta_device_before_allocating(weights_home):
     from engine.models.torch_base import load_network
 

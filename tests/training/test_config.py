@@ -43,3 +43,29 @@ def test_bad_files_name_the_file_and_the_problem(tmp_path, text, message):
 def test_missing_file_is_a_clear_error(tmp_path):
     with pytest.raises(ConfigError, match="not found"):
         load_config(TrainConfig, tmp_path / "nope.toml")
+
+
+@pytest.mark.parametrize("bad, option", [
+    ({"batch_size": 0}, "batch_size"), ({"lr": -1.0}, "lr"), ({"lr": float("nan")}, "lr"), ({"width": 0}, "width"),
+    ({"width": 3000}, "width"), ({"resolution": 50}, "resolution"), ({"resolution": 4096}, "resolution"),
+    ({"low_resolution": 256}, "low_resolution"), ({"epochs": 0}, "epochs"), ({"steps": -3}, "steps"),
+    ({"minutes": -1.0}, "minutes"), ({"val_fraction": 1.0}, "val_fraction"), ({"ema_decay": 1.0}, "ema_decay"),
+    ({"device": "nonsense"}, "nonsense"), ({"num_workers": -1}, "num_workers"),
+])
+def test_values_no_run_can_use_are_refused_however_the_config_is_built(tmp_path, bad, option):
+    """The checks live in TrainConfig itself: TOML files, --set, recipes and tests all meet them."""
+    with pytest.raises(ConfigError, match=option):
+        TrainConfig(**bad)
+    toml = tmp_path / "run.toml"
+    key, value = next(iter(bad.items()))
+    toml.write_text(f"{key} = {value!r}\n".replace("'", '"'))
+    with pytest.raises(ConfigError, match=option):
+        load_config(TrainConfig, toml)
+
+
+def test_sane_values_and_every_method_default_pass_the_checks():
+    from training.methods import load_methods
+
+    TrainConfig(resolution=96, low_resolution=64, width=8, batch_size=1, device="cuda:1", minutes=0.5)
+    for method in load_methods().values():
+        method.config_cls()

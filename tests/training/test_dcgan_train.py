@@ -53,9 +53,10 @@ def test_overfitting_one_face_lets_the_search_fit_its_context_better(face_folder
 
 
 def test_train_export_and_inpaint_the_sample_photo(tiny_config, tmp_path, sample_photo_path, sample_photo, sample_face, monkeypatch):
+    from PIL import Image
+
     from engine.cli_inpaint import main
     from engine.imageio import read_image
-    from PIL import Image
 
     cfg = tiny_config(DCGANConfig, **TINY, steps=3)
     outcome = run_training(DCGANMethod, cfg)

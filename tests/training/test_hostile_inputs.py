@@ -58,9 +58,6 @@ def width_16_run(tmp_path_factory, face_folder, landmark_cache) -> Path:
 
 
 # -- defect 2: a failed --resume damages the run --------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 2: training/cli.py (_train) rewrites config.toml with the "
-                   "new options before the checkpoint is compared with them; the resume should check the checkpoint "
-                   "against the config first, fail in one line (exit 2) and leave config.toml untouched")
 def test_a_failed_resume_leaves_the_run_as_it_was(width_16_run, tmp_path):
     run = Path(shutil.copytree(width_16_run, tmp_path / "run"))
     config_before = (run / "config.toml").read_bytes()
@@ -73,19 +70,42 @@ def test_a_failed_resume_leaves_the_run_as_it_was(width_16_run, tmp_path):
 
 
 # -- defect 3: resume is not exact ----------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 3: training/trainer.py's DataLoader draws each iterator's "
-                   "seed from the global RNG, so a resumed run sees other batches; give the loader its own "
-                   "torch.Generator saved in (and restored from) the checkpoint")
 def test_three_steps_then_resume_three_equal_six_steps_bit_for_bit(tmp_path, common):
     straight, split = tmp_path / "straight", tmp_path / "split"
-    assert train_cli(["collagan", "--out", straight, "--steps", "6", "--width", "8", *common])[0] == 0
-    assert train_cli(["collagan", "--out", split, "--steps", "3", "--width", "8", *common])[0] == 0
+    paper = ["--recipe", "paper", "--width", "8", *common]
+    assert train_cli(["collagan", "--out", straight, "--steps", "6", *paper])[0] == 0
+    assert train_cli(["collagan", "--out", split, "--steps", "3", *paper])[0] == 0
     assert train_cli(["collagan", "--out", split, "--steps", "6", "--resume"])[0] == 0
     a = torch.load(straight / CHECKPOINT, weights_only=True)["model"]
     b = torch.load(split / CHECKPOINT, weights_only=True)["model"]
     flat_a, flat_b = _flatten(a), _flatten(b)
     assert flat_a.keys() == flat_b.keys()
     assert all(torch.equal(flat_a[k], flat_b[k]) for k in flat_a)
+
+
+def test_a_run_interrupted_at_step_three_resumes_bit_for_bit_under_the_quality_recipe(tmp_path, common, monkeypatch):
+    """The default recipe (EMA, linear learning rate over the run's steps, progressive resolution):
+    6 steps stopped after 3 (as by Ctrl+C) and resumed end where 6 uninterrupted steps do."""
+    straight, split = tmp_path / "straight", tmp_path / "split"
+    quality = ["--steps", "6", "--width", "8", *common]
+    assert train_cli(["collagan", "--out", straight, *quality])[0] == 0
+    agreed = trainer_module.Trainer._agree
+    calls = []
+
+    def stop_after_three(self, stop, diverged, device):
+        calls.append(1)
+        return agreed(self, stop or len(calls) == 3, diverged, device)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(trainer_module.Trainer, "_agree", stop_after_three)
+        code, err = train_cli(["collagan", "--out", split, *quality])
+    assert code == 130 and torch.load(split / CHECKPOINT, weights_only=True)["step"] == 3, err
+    assert train_cli(["collagan", "--out", split, "--resume"])[0] == 0
+    a, b = (torch.load(run / CHECKPOINT, weights_only=True) for run in (straight, split))
+    for part in ("model", "ema"):
+        flat_a, flat_b = _flatten(a[part]), _flatten(b[part])
+        assert flat_a and flat_a.keys() == flat_b.keys()
+        assert all(torch.equal(flat_a[k], flat_b[k]) for k in flat_a), part
 
 
 def _flatten(state, prefix=""):
@@ -100,9 +120,6 @@ def _flatten(state, prefix=""):
 
 
 # -- defect 6: numbers out of range are one line, before any work --------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 6: training/config.py has no range checks: --batch-size 0 or "
-                   "negative, --set lr=-1, --set width=0, --resolution 50 (not a size the networks take) and "
-                   "--device nonsense reach the trainer and end in tracebacks; check them when the config is built")
 @pytest.mark.parametrize("bad", [["--batch-size", "0"], ["--batch-size", "-2"], ["--set", "lr=-1"],
                                  ["--set", "width=0"], ["--resolution", "50"], ["--device", "nonsense"]],
                          ids=["batch-0", "batch-negative", "lr-negative", "width-0", "resolution-50", "device"])
@@ -112,9 +129,6 @@ def test_out_of_range_training_options_are_one_line_before_any_work(tmp_path, fa
 
 
 # -- defect 8: --steps 0 / -3 --------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 8: training/cli.py maps --steps 0 to the 20-epoch default "
-                   "(steps=0 means 'use epochs') and accepts --steps -3 (exit 0, nothing trained); refuse both "
-                   "in one line")
 @pytest.mark.parametrize("steps", ["0", "-3"])
 def test_zero_or_negative_steps_are_refused(tmp_path, face_folder, no_training, steps):
     code, err = train_cli(["collagan", "--out", tmp_path / "run", "--data", face_folder, "--steps", steps])
@@ -122,9 +136,6 @@ def test_zero_or_negative_steps_are_refused(tmp_path, face_folder, no_training, 
 
 
 # -- defect 10: stale checkpoint temporaries -------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="issue 11 defect 10: a kill -9 during a checkpoint write leaves a hidden "
-                   "checkpoints/.last.pt.*.tmp (~14 MB each); training/trainer.py should remove such stale "
-                   "temporaries when it resumes")
 def test_resume_removes_stale_checkpoint_temporaries(width_16_run, tmp_path):
     run = Path(shutil.copytree(width_16_run, tmp_path / "run"))
     stale = (run / CHECKPOINT).with_name(f".{CHECKPOINT.name}.dead1234.tmp")

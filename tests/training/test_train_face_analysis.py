@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from training.data import build_datasets, collate
-from training.face_analysis import FaceAnalysisConfig, FaceAnalysisMethod
 from training.export import export_run
+from training.face_analysis import FaceAnalysisConfig, FaceAnalysisMethod
 from training.trainer import run_training
 
 

@@ -31,10 +31,10 @@ def tiny_weights(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def face_crop(sample_square):
-    return sample_square(256)
+    return sample_square(128)
 
 
-def centre_hole(size=256):
+def centre_hole(size=128):
     mask = np.zeros((size, size), np.uint8)
     mask[size // 3 : 2 * size // 3, size // 4 : 3 * size // 4] = 255
     return mask

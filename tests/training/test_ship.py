@@ -1,0 +1,84 @@
+"""The ship gate: a worse candidate is refused and changes nothing; a better one is installed with its record."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+import torch
+
+from engine.models.collagan import CollaGANArchitecture, build_generator
+from engine.weights import read_manifest, save_state_dict, sha256_file
+
+ARCH = CollaGANArchitecture(resolution=128, width=8, generator="residual-unet", prefill="telea")
+
+
+def weights(path, *, tint: float):
+    """A recipe collaGAN: ``tint`` = 0 is exactly Telea; a tint shifts every filled pixel (worse)."""
+    torch.manual_seed(0)
+    net = build_generator(ARCH)
+    with torch.no_grad():
+        net.unet.head.bias[:3] = tint
+    training = {"steps": 1, "wall_time_s": 1.0, "device": "cpu", "data": ["faces/train"]}
+    save_state_dict(path, net.state_dict(), {"method": "collagan", "architecture": dataclasses.asdict(ARCH),
+                                             "training": training, "metrics": {"psnr": 1.0}})
+    return path
+
+
+@pytest.fixture
+def weights_folder(tmp_path, monkeypatch):
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    (folder / "manifest.json").write_text('{"version": 1, "models": {}}')
+    monkeypatch.setenv("FACEINPAINT_WEIGHTS_DIR", str(folder))
+    return folder
+
+
+def install(folder, source):
+    from engine.weights import update_manifest
+
+    target = folder / "collagan.safetensors"
+    target.write_bytes(source.read_bytes())
+    update_manifest("collagan", {"file": target.name, "sha256": sha256_file(target), "bytes": target.stat().st_size,
+                                 "method": "collagan", "architecture": dataclasses.asdict(ARCH)})
+    return target
+
+
+def test_a_worse_candidate_is_refused_and_nothing_changes(tmp_path, weights_folder, face_folder):
+    from training.ship import ship
+
+    shipped = install(weights_folder, weights(tmp_path / "good.safetensors", tint=0.0))
+    before = (sha256_file(shipped), (weights_folder / "manifest.json").read_text())
+    result = ship(weights(tmp_path / "bad.safetensors", tint=0.4), data=[face_folder], subset=3)
+    assert not result.accepted and result.candidate.psnr < result.reference.psnr
+    assert (sha256_file(shipped), (weights_folder / "manifest.json").read_text()) == before
+
+
+def test_a_better_candidate_is_installed_with_the_gate_record(tmp_path, weights_folder, face_folder, capsys):
+    from training.ship import ship
+
+    install(weights_folder, weights(tmp_path / "bad.safetensors", tint=0.4))
+    candidate = weights(tmp_path / "good.safetensors", tint=0.0)
+    result = ship(candidate, data=[face_folder], subset=3)
+    assert result.accepted and result.candidate.psnr > result.reference.psnr
+    entry = read_manifest()["models"]["collagan"]
+    assert entry["sha256"] == sha256_file(candidate) == sha256_file(weights_folder / "collagan.safetensors")
+    assert entry["gate"]["psnr"] == round(result.candidate.psnr, 4) and entry["gate"]["protocol"] == "collagan-occlusions"
+    assert entry["gate"]["replaced"]["psnr"] == round(result.reference.psnr, 4)
+    assert entry["training"]["data"] == ["faces/train"]
+    assert "accepted" in capsys.readouterr().out
+
+
+def test_a_first_ship_must_beat_telea(tmp_path, weights_folder, face_folder):
+    from training.ship import gate
+
+    result = gate(weights(tmp_path / "bad.safetensors", tint=0.4), data=[face_folder], subset=3)
+    assert result.reference.model == "telea" and not result.accepted
+
+
+def test_missing_held_out_folders_are_one_line_errors(tmp_path, weights_folder):
+    from engine.errors import FaceInpaintError
+    from training.ship import gate
+
+    with pytest.raises(FaceInpaintError, match="not found"):
+        gate(weights(tmp_path / "w.safetensors", tint=0.0), data=[tmp_path / "nowhere"])
