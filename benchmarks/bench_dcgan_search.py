@@ -181,7 +181,8 @@ def compare_starts(args: argparse.Namespace) -> int:
 PHOTO_RUN = """
 import sys
 from engine.face import detect_faces
-from engine.imageio import read_image, save_image
+from engine.imageio import read_image
+from engine.imagesave import save_image
 from engine.masks.presets import preset_mask
 from engine.models import create_model
 from engine.models.base import InpaintRequest

@@ -3,7 +3,7 @@
     python docs/make_dcgan_grid.py [--weights dcgan.safetensors] [--seed 0] [-o docs/dcgan-samples.png]
 
 z is drawn uniformly in [-1, 1]^100 (the box the search clamps to); the 64 x 64 faces are laid out
-8 x 8 and enlarged 2x (nearest) so single pixels stay visible. The README shows the result: if it
+8 x 8 at their own size (the PNG stays small in the repository). The README shows the result: if it
 is speckle, BatchNorm's eval statistics do not match what G learned (see training/dcgan.py).
 """
 
@@ -15,14 +15,14 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from engine.imageio import save_image
+from engine.imagesave import save_image
 from engine.models.dcgan import DCGANArchitecture, DCGANNet
 from engine.models.torch_base import load_network, tensor_to_image
 
 DOCS = Path(__file__).resolve().parent
 
 
-def sample_grid(net: DCGANNet, count: int = 64, seed: int = 0, columns: int = 8, enlarge: int = 2) -> np.ndarray:
+def sample_grid(net: DCGANNet, count: int = 64, seed: int = 0, columns: int = 8, enlarge: int = 1) -> np.ndarray:
     z = torch.rand(count, net.arch.latent_dim, generator=torch.Generator().manual_seed(seed)) * 2 - 1
     with torch.no_grad():
         faces = [tensor_to_image(face) for face in net.generator(z.to(next(net.parameters()).device))]
