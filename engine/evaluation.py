@@ -15,9 +15,8 @@ records this so tables never pass off a resized run as a native one.
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +24,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from engine.config import build_config, read_toml
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
 from engine.face.identity import face_descriptor, identity_distance
@@ -153,20 +153,10 @@ class EvalConfig:
 
     @classmethod
     def from_toml(cls, path: str | Path, **overrides: Any) -> EvalConfig:
-        """Read a config from TOML (keys = field names); ``overrides`` that are not None win."""
-        try:
-            values = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as err:
-            raise FaceInpaintError(f"cannot read the eval config {path}: {err}") from err
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise FaceInpaintError(f"{path}: unknown keys {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        missing = sorted({"data", "protocol", "models"} - set(values))
-        if missing:
-            raise FaceInpaintError(f"{path}: missing {', '.join(missing)}")
-        return cls(**values)
+        """Read a config from TOML (keys = field names, values checked against their types);
+        ``overrides`` that are not None win."""
+        return build_config(cls, [(str(path), read_toml(path)),
+                                  ("options", {k: v for k, v in overrides.items() if v is not None})])
 
 
 @dataclass
@@ -260,13 +250,15 @@ class _PreparedImage:
     identity: np.ndarray | None = None  # dlib's 128-D descriptor of the original face
 
 
-def _prepare(path: Path, size: int, backend: str) -> _PreparedImage:
+def _prepare(path: Path, size: int, backend: str, face_metrics: bool = True) -> _PreparedImage:
     image = read_image(path)
     faces = detect_faces(image, backend=backend)
     if not faces:
         raise NoFaceError("no face found")
     aligned = align_face(image, faces[0], size)
     box = _box_in_crop(faces[0].box, aligned.matrix, size)
+    if not face_metrics:  # PSNR and SSIM only: no reference landmarks or identity to read
+        return _PreparedImage(aligned.crop, aligned.landmarks, box, None, None)
     return _PreparedImage(aligned.crop, aligned.landmarks, box, _landmarks_or_none(aligned.crop, box, backend),
                           _descriptor_or_none(aligned.crop, box))
 
@@ -333,7 +325,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
 
     for index, path in enumerate(tqdm(images, desc=config.protocol, unit="img", disable=not progress)):
         try:
-            prepared = _prepare(path, size, config.face_backend)
+            prepared = _prepare(path, size, config.face_backend, config.face_metrics)
         except FaceInpaintError as err:
             skipped.append({"file": str(path), "reason": str(err)})
             continue

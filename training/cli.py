@@ -16,25 +16,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import tomllib
 from pathlib import Path
-from typing import Any
 
 from engine.cli_common import run_main
+from engine.config import parse_dotlist
 from training.config import ConfigError, load_config
-
-
-def _parse_set(items: list[str]) -> dict[str, Any]:
-    values = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key.strip():
-            raise ConfigError(f"--set {item!r}: expected KEY=VALUE")
-        try:
-            values[key.strip()] = tomllib.loads(f"v = {raw}")["v"]
-        except tomllib.TOMLDecodeError:
-            values[key.strip()] = raw  # a bare word: take it as a string
-    return values
 
 
 def build_parser(methods: dict) -> argparse.ArgumentParser:
@@ -125,7 +111,7 @@ def _main(argv: list[str] | None) -> int:
         if not args.minutes > 0:
             raise ConfigError(f"--minutes must be a positive number of minutes, got {args.minutes}")
         overrides = {"pack": args.pack, "data": args.data, "masks": args.masks, "device": args.device,
-                     **_parse_set(args.set)}
+                     **parse_dotlist(args.set)}
         train_all(args.out, args.minutes, init=args.init, config_file=args.config, runs=args.runs,
                   methods=args.methods.split(",") if args.methods else None,
                   overrides={k: v for k, v in overrides.items() if v is not None})
@@ -169,7 +155,7 @@ def _train(method_cls, args) -> int:
         "steps": args.steps, "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr,
         "resolution": args.resolution, "width": args.width, "num_workers": args.num_workers,
         "device": args.device, "seed": args.seed, "amp": args.amp, "pack": args.pack, "minutes": args.minutes,
-        "init": _init_path(method_cls.name, args.init), **_parse_set(args.set),
+        "init": _init_path(method_cls.name, args.init), **parse_dotlist(args.set),
         **{name: getattr(args, name) for name in method_cls.cli_options},
     }
     if args.epochs is not None:

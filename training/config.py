@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping, TypeVar
 
+from engine.config import build_config, read_toml
 from engine.device import check_device
 from engine.errors import ConfigError, FaceInpaintError
 from engine.weights import ARCHITECTURE_LIMITS
@@ -121,61 +121,19 @@ C = TypeVar("C", bound=TrainConfig)
 
 def config_from_dict(cls: type[C], values: Mapping[str, Any], source: str = "options") -> C:
     """Build ``cls`` from a mapping, refusing unknown keys and wrong types with a clear message."""
-    fields = {f.name: f for f in dataclasses.fields(cls)}
-    unknown = sorted(set(values) - set(fields))
-    if unknown:
-        raise ConfigError(f"{source}: unknown option(s) {', '.join(unknown)} for {cls.__name__}")
-    defaults = cls()
-    checked = {}
-    for key, value in values.items():
-        default = getattr(defaults, key)
-        checked[key] = _coerce(value, default, f"{source}: option {key}")
-    return dataclasses.replace(defaults, **checked)
-
-
-def _coerce(value: Any, default: Any, where: str) -> Any:
-    if isinstance(default, bool):
-        if not isinstance(value, bool):
-            raise ConfigError(f"{where} must be true or false, got {value!r}")
-        return value
-    if isinstance(default, int) and not isinstance(value, bool) and isinstance(value, int):
-        return value
-    if isinstance(default, float) and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(default, str) and isinstance(value, str):
-        return value
-    if isinstance(default, list) and isinstance(value, (list, tuple)):
-        return [str(v) for v in value]
-    if isinstance(default, dict) and isinstance(value, Mapping):
-        try:
-            return {str(k): float(v) for k, v in value.items()}
-        except (TypeError, ValueError):
-            raise ConfigError(f"{where} must map names to numbers, got {value!r}") from None
-    raise ConfigError(f"{where} must be {type(default).__name__}, got {value!r}")
+    return build_config(cls, [(source, values)])
 
 
 def load_config(
     cls: type[C], toml_path: str | Path | None = None, overrides: Mapping[str, Any] | None = None, *, base: C | None = None
 ) -> C:
     """``base`` (default: the defaults of ``cls``), then the TOML file (if any), then ``overrides`` (None = not given)."""
-    cfg = base if base is not None else cls()
+    layers = []
     if toml_path is not None:
-        path = Path(toml_path)
-        try:
-            values = tomllib.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise ConfigError(f"{path}: configuration file not found") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise ConfigError(f"{path}: not valid TOML ({err})") from None
-        cfg = _merge(cfg, values, str(path))
+        layers.append((str(toml_path), read_toml(toml_path)))
     if overrides:
-        cfg = _merge(cfg, {k: v for k, v in overrides.items() if v is not None}, "options")
-    return cfg
-
-
-def _merge(cfg: C, values: Mapping[str, Any], source: str) -> C:
-    checked = config_from_dict(type(cfg), values, source)
-    return dataclasses.replace(cfg, **{k: getattr(checked, k) for k in values})
+        layers.append(("options", {k: v for k, v in overrides.items() if v is not None}))
+    return build_config(cls, layers, base=base)
 
 
 def save_config(cfg: TrainConfig, path: str | Path) -> None:

@@ -258,10 +258,7 @@ class InpaintModel:
         changed: the caller composites. Iterative models report ``progress`` and call
         ``cancel.check`` between their steps.
         """
-        legacy = getattr(self, "complete_crop", None)  # models written before the request API
-        if legacy is None:
-            raise NotImplementedError(f"{type(self).__name__} must implement _inpaint_crop")
-        return legacy(crop, mask, seeds=seeds, progress=progress, should_cancel=cancel.is_set)
+        raise NotImplementedError(f"{type(self).__name__} must implement _inpaint_crop")
 
     def inpaint_crop(
         self,
@@ -306,16 +303,13 @@ class InpaintModel:
         progress(1.0, "done", None)
         return outputs
 
-    def inpaint(self, request: InpaintRequest | np.ndarray, mask: np.ndarray | None = None, **legacy: Any) -> list[InpaintResult]:
+    def inpaint(self, request: InpaintRequest | np.ndarray, mask: np.ndarray | None = None, **fields: Any) -> list[InpaintResult]:
         """Complete the masked part of a whole photo; returns one result per sample.
 
-        Takes an ``InpaintRequest``. The older ``inpaint(image, mask, samples=, seed=, progress=,
-        should_cancel=, face=, poisson=)`` spelling still works until every caller has moved.
+        Takes an ``InpaintRequest``, or its fields: ``inpaint(image, mask, samples=, seed=, ...)``.
         """
         if not isinstance(request, InpaintRequest):
-            should_cancel = legacy.pop("should_cancel", None)
-            cancel = CancelToken(should_cancel) if should_cancel is not None else None
-            request = InpaintRequest(request, mask, cancel=cancel, **legacy)
+            request = InpaintRequest(request, mask, **fields)
         mask = validate_image_and_mask(request.image, request.mask, channel_masks=self.info.channel_masks)
         if self.info.needs_face:
             return self._inpaint_face(request, mask)

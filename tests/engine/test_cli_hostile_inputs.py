@@ -13,7 +13,7 @@ import pytest
 from PIL import Image, ImageCms
 
 from engine.errors import FaceInpaintError
-from engine.inpainter import InpaintModel
+from engine.models.base import CropCompletion, InpaintModel, ModelInfo
 
 SRGB = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
 RNG = np.random.default_rng(11)
@@ -152,14 +152,10 @@ def test_weights_given_to_a_baseline_are_not_ignored_silently(photo_and_mask, tm
 class ChannelWiseFace(InpaintModel):
     """A stand-in for MDE: takes channel-wise masks, fills every crop pixel with 255."""
 
-    from engine.inpainter import ModelInfo
-
     info = ModelInfo(name="channel-wise-test", display_name="Channel-wise", paper="", resolution=64,
                      channel_masks=True)
 
-    def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
-        from engine.inpainter import CropCompletion
-
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
         return [CropCompletion(np.full_like(crop, 255), seed) for seed in seeds]
 
 
@@ -182,7 +178,7 @@ def test_face_inpaint_errors_are_face_inpaint_errors(sample_photo):
 def test_many_dcgan_samples_are_searched_in_bounded_batches(monkeypatch):
     import torch
 
-    from engine.inpainter import create_model
+    from engine.models import create_model
     from engine.models import dcgan
 
     batches = []

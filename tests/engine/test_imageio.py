@@ -273,7 +273,7 @@ def test_read_mask_thresholds_any_channel(tmp_path):
 
 
 def test_a_mask_painted_pure_red_is_not_called_empty(tmp_path):
-    from engine.inpainter import create_model
+    from engine.models import create_model
 
     red = np.zeros((*PHOTO.shape[:2], 3), np.uint8)
     red[8:16, 8:16] = (255, 0, 0)

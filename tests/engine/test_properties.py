@@ -192,7 +192,7 @@ def hole_of(mask: np.ndarray) -> np.ndarray:
 
 @pytest.fixture(scope="module")
 def telea():
-    from engine.inpainter import create_model
+    from engine.models import create_model
 
     return create_model("telea", device="cpu")
 

@@ -29,7 +29,7 @@ def test_file_then_overrides_take_precedence(tmp_path):
 
 @pytest.mark.parametrize(
     "text, message",
-    [("batch_sise = 3\n", "unknown option"), ("amp = 1\n", "true or false"), ("lr = 'fast'\n", "must be float"),
+    [("batch_sise = 3\n", "unknown option"), ("amp = 1\n", "true or false"), ("lr = 'fast'\n", "lr.*converted to Float"), ("mask_mix = 3\n", "mask_mix"),
      ("lr = = 1\n", "not valid TOML")],
 )
 def test_bad_files_name_the_file_and_the_problem(tmp_path, text, message):

@@ -145,11 +145,6 @@ def test_diverse_model_uses_consecutive_seeds_and_reproduces_a_sample(sample_pho
     assert np.array_equal(again.image, results[1].image)
 
 
-def test_the_older_should_cancel_spelling_still_stops_the_run(sample_photo, noise):
-    with pytest.raises(CancelledError):
-        noise.inpaint(sample_photo, centre_mask(sample_photo.shape[:2]), should_cancel=lambda: True)
-
-
 def test_a_request_carries_explicit_seeds(sample_photo, noise):
     mask = centre_mask(sample_photo.shape[:2])
     results = noise.inpaint(InpaintRequest(sample_photo, mask, seeds=[40, 3]))
@@ -240,23 +235,3 @@ def test_chunks_report_progress_over_the_whole_call(sample_photo, monkeypatch):
     assert [r.seed for r in results] == [5, 6, 7] and toy_models.CountingInpainter.calls == [[5], [6], [7]]
     assert fractions == [0.333, 0.667, 1.0, 1.0]
 
-
-def test_models_written_against_the_older_hook_still_run(sample_photo, monkeypatch):
-    """``complete_crop(..., should_cancel)`` models registered by class keep working for now."""
-    from engine import inpainter
-
-    class OldStyle(InpaintModel):
-        info = ModelInfo(name="test-old", display_name="Old", paper="none", resolution=0, needs_face=False)
-
-        def complete_crop(self, crop, mask, *, seeds, progress, should_cancel):
-            assert not should_cancel()
-            return [CropCompletion(np.full_like(crop, 77), seed=seeds[0])]
-
-    monkeypatch.setattr(inpainter.models, "MODELS", dict(MODELS))
-    inpainter.register(OldStyle)
-    assert inpainter.MODELS["test-old"] is OldStyle
-    mask = centre_mask(sample_photo.shape[:2])
-    [result] = create_model("test-old").inpaint(sample_photo, mask, seed=0, should_cancel=lambda: False)
-    assert np.all(result.image[mask > 0] == 77)
-    with pytest.raises(ValueError, match="two models"):
-        inpainter.register(type("Impostor", (OldStyle,), {}))
