@@ -2,6 +2,14 @@
 
     python benchmarks/bench_dcgan_search.py --weights dcgan.safetensors --images DIR
         [--count 8] [--iterations 1000] [--restarts 8] [--every 25] [--device auto] [--json out.json]
+    python benchmarks/bench_dcgan_search.py --compare --weights dcgan.safetensors --images DIR --count 16
+
+``--compare`` puts the two starts side by side on the same crops (centre block, the engine's
+``inpaint_crop`` with Poisson blending off so the PSNR is the search's): the random-start search
+(``SearchSettings(encoder_start=False)``: the thesis's 400 iterations x 8 restarts with its early
+stop) and the encoder start (E's z plus random restarts, short budget); per start the mean hole
+PSNR and seconds per crop, and the whole-process time of ``faceinpaint-inpaint`` on the 512 px
+sample photo (median of ``--process-runs``), which also pays for Python, torch and face detection.
 
 For each of ``--count`` held-out face photos in DIR (never the training folders), the face is
 aligned to the model's crop, a centre block covering the nose and mouth is removed, and the search
@@ -17,7 +25,10 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import platform
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -85,7 +96,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--every", type=int, default=25)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--json", type=Path, help="also write the per-photo traces here")
+    parser.add_argument("--compare", action="store_true", help="random start vs encoder start, side by side")
+    parser.add_argument("--process-runs", type=int, default=5, help="--compare: whole-process runs per start")
     args = parser.parse_args(argv)
+    if args.compare:
+        return compare_starts(args)
 
     with tempfile.TemporaryDirectory() as tmp:
         weights = args.weights
@@ -122,6 +137,81 @@ def main(argv: list[str] | None = None) -> int:
         mean = {key: float(np.mean([r[key] for r in rows])) for key in ("seconds", "loss", "hole_psnr")}
         print(f"{rows[0]['iteration']:>9} {mean['seconds']:>8.1f} {mean['loss']:>10.3f} {mean['hole_psnr']:>10.2f}")
     return 0
+
+
+def hole_psnr(truth: np.ndarray, completed: np.ndarray, mask: np.ndarray) -> float:
+    hole = mask > 127
+    return float(peak_signal_noise_ratio(truth[hole], completed[hole], data_range=255))
+
+
+def compare_starts(args: argparse.Namespace) -> int:
+    """Hole PSNR and time of the random-start and the encoder-start search on the same crops."""
+    if args.weights is None:
+        raise SystemExit("--compare needs --weights (a DCGAN with an encoder)")
+    model = create_model("dcgan", device=args.device, weights=args.weights)
+    model.load()
+    if model.net.encoder is None:
+        raise SystemExit(f"{args.weights} has no encoder: only the random start can run")
+    size = model.arch.resolution
+    crops = aligned_faces(args.images, args.count, size)
+    mask = centre_block(size)
+    starts = {"random start (400 x 8)": {"encoder_start": False, "poisson": False},
+              "encoder start": {"encoder_start": True, "poisson": False}}
+    rows = {}
+    for name, settings in starts.items():
+        psnrs, seconds = [], []
+        for crop in crops:
+            began = time.perf_counter()
+            completed = model.inpaint_crop(crop, mask, seed=0, settings=settings)[0].image
+            seconds.append(time.perf_counter() - began)
+            psnrs.append(hole_psnr(crop, completed, mask))
+        rows[name] = {"hole_psnr": psnrs, "seconds": seconds,
+                      "process_seconds": process_seconds(args.weights, settings["encoder_start"], args.process_runs)}
+        print(f"{name}: {np.mean(psnrs):.2f} dB, {np.mean(seconds):.2f} s a crop, "
+              f"{rows[name]['process_seconds']:.2f} s a photo (whole process)", flush=True)
+    print(f"\n{len(crops)} held-out crops, {size} px, centre block, {model.device}, load average {os.getloadavg()[0]:.1f}")
+    print("| search | hole PSNR (dB) | search s / crop | whole process s / photo |\n|---|---|---|---|")
+    for name, row in rows.items():
+        print(f"| {name} | {np.mean(row['hole_psnr']):.2f} | {np.mean(row['seconds']):.2f} | {row['process_seconds']:.2f} |")
+    if args.json:
+        args.json.write_text(json.dumps({"weights": str(args.weights), "images": str(args.images), "rows": rows}, indent=2))
+    return 0
+
+
+PHOTO_RUN = """
+import sys
+from engine.face import detect_faces
+from engine.imageio import read_image
+from engine.imagesave import save_image
+from engine.masks.presets import preset_mask
+from engine.models import create_model
+from engine.models.base import InpaintRequest
+photo, weights, encoder_start, out = sys.argv[1], sys.argv[2], sys.argv[3] == "1", sys.argv[4]
+image = read_image(photo)
+face = detect_faces(image, backend="dlib")[0]
+mask = preset_mask("mouth", face.landmarks, image.shape[:2], seed=0)
+model = create_model("dcgan", weights=weights)
+result = model.inpaint(InpaintRequest(image, mask, seed=0, face=face, settings={"encoder_start": encoder_start}))[0]
+save_image(out, result.image, overwrite=True)
+"""
+
+
+def process_seconds(weights: Path, encoder_start: bool, runs: int) -> float:
+    """Median wall time of a fresh process completing the sample photo's mouth with the DCGAN, as
+    ``faceinpaint-inpaint --preset mouth`` does (read, detect, search, paste, write)."""
+    repo = Path(__file__).resolve().parents[1]
+    times = []
+    with tempfile.TemporaryDirectory() as tmp:
+        command = [sys.executable, "-c", PHOTO_RUN, str(sample_photo()), str(weights), "1" if encoder_start else "0",
+                   str(Path(tmp) / "out.png")]
+        for _ in range(runs):
+            began = time.perf_counter()
+            done = subprocess.run(command, cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)), capture_output=True,
+                                  text=True, check=False)
+            times.append(time.perf_counter() - began)
+            if done.returncode != 0:
+                raise SystemExit(f"the photo run failed: {done.stderr[-1500:]}")
+    return float(np.median(times))
 
 
 def write_traces(args: argparse.Namespace, model, traces: list[list[dict]]) -> None:

@@ -131,6 +131,7 @@ def export_run(
     in_weights_folder = _in_weights_folder(output)
     if in_weights_folder:
         _check_manifest_entry(manifest_name, output, overwrite=overwrite)
+    method.before_export()
     tensors, architecture = method.export()
     if fp16:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}

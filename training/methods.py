@@ -92,6 +92,9 @@ class TrainMethod(abc.ABC):
     def export(self) -> tuple[dict[str, Tensor], dict]:
         """The engine model's tensors and its architecture config (JSON-able)."""
 
+    def before_export(self) -> None:
+        """Called by export on the loaded run before ``export``: last fixes to what ships."""
+
     def validate(self, batch: dict[str, Tensor]) -> dict[str, list[float]]:
         """Per-crop held-out metrics for the model card: PSNR and SSIM of the composite."""
         from engine.metrics import psnr, ssim
@@ -193,7 +196,7 @@ class TrainMethod(abc.ABC):
         recorded = metadata.get("architecture")
         if isinstance(recorded, str):
             recorded = json.loads(recorded)
-        if _normalise(recorded) != _normalise(architecture):
+        if not self.architecture_fits(_normalise(recorded), _normalise(architecture)):
             raise ConfigError(f"--init {path}: its architecture {recorded} is not this run's {architecture}; "
                               "train from scratch or match the options")
         try:
@@ -202,6 +205,10 @@ class TrainMethod(abc.ABC):
             raise WeightsError(f"--init {path}: the tensors do not fit ({err})") from None
         for name, ema in self.ema.items():
             ema.shadow.load_state_dict(unwrap(getattr(self, name)).state_dict())
+
+    def architecture_fits(self, recorded: Any, mine: Any) -> bool:
+        """Whether weights recorded with ``recorded`` can continue this run (default: the same)."""
+        return recorded == mine
 
     def load_export(self, tensors: dict[str, Tensor]) -> None:
         """The inverse of ``export``'s tensors (default: the generator's state)."""

@@ -31,6 +31,11 @@ FEATHER_CROP_PIXELS = 2.0
 # Neighbourhood (pixels) cv2.inpaint uses to fill mask pixels outside the crop's footprint.
 TELEA_RADIUS = 5
 MIN_CROP_SIZE = 16
+# Grain is matched when the crop is enlarged by more than this (crop pixels per photo pixel below
+# it): nearer 1:1 the completion carries its own texture.
+GRAIN_BELOW_SCALE = 1 / 1.5
+# Width (photo pixels) of the known ring around the hole whose grain the fill takes on.
+GRAIN_RING = 12
 
 
 def canonical_five_points(size: int) -> np.ndarray:
@@ -232,8 +237,14 @@ def paste_back(
     *,
     feather: float | None = None,
     poisson: bool = False,
+    grain: bool = True,
 ) -> np.ndarray:
     """Put the completed ``crop`` back into ``image``, changing only pixels inside ``mask``.
+
+    A crop smaller than the face it fills is brought up to the photo's scale smoothly
+    (``upsampled_warp``: no blocks however large the photo) and, with ``grain``, given the
+    fine-grain energy of the pixels around the hole (``match_grain``), so a 24 MP photo gets no
+    plasticky patch; ``poisson`` also matches its colours to the surroundings.
 
     Works on the mask's bounding box only. Inside the mask the crop is blended with alpha 1 deep
     inside, falling towards the mask's edge over ``feather`` photo pixels (default
@@ -241,7 +252,8 @@ def paste_back(
     ``poisson`` the crop is instead Poisson-blended (cv2.seamlessClone) into the box, which matches
     its colours to the surroundings, and pasted without feathering. Mask pixels the crop does not
     cover (beyond its footprint) are filled with cv2.inpaint (Telea) rather than left as a hole.
-    Finally every pixel outside the mask is copied from ``image`` bit for bit.
+    Finally every pixel outside the mask is copied from ``image`` bit for bit; a channel-wise
+    mask (H x W x 3, MDE's) keeps each channel's known pixels, so a green-only hole changes green only.
     """
     if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
         raise ValueError(f"paste_back needs an H x W x 3 uint8 image, got {getattr(image, 'shape', type(image))}")
@@ -250,6 +262,7 @@ def paste_back(
     if crop.shape != (aligned.size, aligned.size, 3) or crop.dtype != np.uint8:
         raise ValueError(f"the crop must be {aligned.size}x{aligned.size}x3 uint8, got {crop.dtype} {crop.shape}")
     hole = _flat_hole(mask, image.shape[:2], "the mask")
+    channel_hole = _channel_hole(mask, hole)
     result = image.copy()
     if not hole.any():
         return result
@@ -264,7 +277,7 @@ def paste_back(
     crop_to_box = aligned.inverse.astype(np.float64).copy()
     crop_to_box[:, 2] -= (x0, y0)
     box_size = (x1 - x0, y1 - y0)
-    warped = cv2.warpAffine(crop, crop_to_box, box_size, flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    warped = upsampled_warp(crop, crop_to_box, box_size)
     everywhere = np.full((aligned.size, aligned.size), 255, dtype=np.uint8)
     covered = cv2.warpAffine(everywhere, crop_to_box, box_size, flags=cv2.INTER_NEAREST) > 0
     fill = box_hole & covered
@@ -274,6 +287,8 @@ def paste_back(
         alpha = fill.astype(np.float32)
     else:
         candidate = warped
+        if grain and aligned.scale < GRAIN_BELOW_SCALE:
+            candidate = match_grain(warped, box_image, fill, box_hole)
         depth = cv2.distanceTransform(box_hole.astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
         alpha = np.clip(depth / max(feather_px, 1.0), 0.0, 1.0) * fill
     blended = alpha[:, :, None] * candidate + (1.0 - alpha[:, :, None]) * box_image
@@ -282,5 +297,73 @@ def paste_back(
     uncovered = box_hole & ~covered
     if uncovered.any():
         blended = cv2.inpaint(blended, uncovered.astype(np.uint8) * 255, TELEA_RADIUS, cv2.INPAINT_TELEA)
-    result[y0:y1, x0:x1] = np.where(box_hole[:, :, None], blended, box_image)
+    result[y0:y1, x0:x1] = np.where(channel_hole[y0:y1, x0:x1], blended, box_image)
     return result
+
+
+def upsampled_warp(crop: np.ndarray, crop_to_box: np.ndarray, box_size: tuple[int, int]) -> np.ndarray:
+    """``crop`` warped by ``crop_to_box`` into a (width, height) box, smooth at any enlargement.
+
+    ``cv2.warpAffine`` quantises sample positions to 1/32 of a source pixel, so enlarging a 64 px
+    crop 40x gives runs of identical pixels: blocks. Here the part of the crop the box sees is
+    first enlarged by ``cv2.resize`` (bicubic, exact positions) to about the photo's scale, and
+    the remaining warp is close to 1:1, where 1/32 pixel is invisible. Cost follows the box.
+    """
+    width, height = int(box_size[0]), int(box_size[1])
+    enlarge = matrix_scale(crop_to_box)  # photo pixels per crop pixel
+    if enlarge <= 1.5:
+        return cv2.warpAffine(crop, crop_to_box, (width, height), flags=cv2.INTER_CUBIC, borderMode=cv2.BORDER_REPLICATE)
+    box_to_crop = cv2.invertAffineTransform(crop_to_box)
+    corners = transform_points(box_to_crop, np.array([[-0.5, -0.5], [width - 0.5, -0.5], [-0.5, height - 0.5],
+                                                     [width - 0.5, height - 0.5]]))
+    size = crop.shape[0]
+    pad = 3  # the bicubic kernel's reach, plus rounding
+    cx0 = int(np.clip(math.floor(corners[:, 0].min()) - pad, 0, crop.shape[1] - 1))
+    cy0 = int(np.clip(math.floor(corners[:, 1].min()) - pad, 0, size - 1))
+    cx1 = int(np.clip(math.ceil(corners[:, 0].max()) + pad + 1, cx0 + 1, crop.shape[1]))
+    cy1 = int(np.clip(math.ceil(corners[:, 1].max()) + pad + 1, cy0 + 1, size))
+    factor = int(math.ceil(enlarge))
+    part = crop[cy0:cy1, cx0:cx1]
+    big = cv2.resize(part, (part.shape[1] * factor, part.shape[0] * factor), interpolation=cv2.INTER_CUBIC)
+    # cv2.resize maps big pixel u to part pixel (u + 0.5) / factor - 0.5, i.e. crop pixel + (cx0, cy0).
+    big_to_crop = np.array([[1 / factor, 0, 0.5 / factor - 0.5 + cx0], [0, 1 / factor, 0.5 / factor - 0.5 + cy0], [0, 0, 1]])
+    big_to_box = crop_to_box.astype(np.float64) @ big_to_crop
+    return cv2.warpAffine(big, big_to_box[:2], (width, height), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def high_frequency(image: np.ndarray) -> np.ndarray:
+    """The fine grain of an image: it minus its Gaussian blur (sigma 1 px), float32."""
+    as_float = image.astype(np.float32)
+    return as_float - cv2.GaussianBlur(as_float, (0, 0), 1.0)
+
+
+def match_grain(fill: np.ndarray, photo: np.ndarray, region: np.ndarray, hole: np.ndarray, seed: int = 0) -> np.ndarray:
+    """``fill`` with noise added inside ``region`` so its fine-grain energy per channel matches the
+    known ring of ``photo`` around ``hole`` (an enlarged crop is smooth; the photo around it is not).
+
+    One noise field serves every channel (scaled per channel), as sensor and film grain is mostly
+    luminance; it is seeded, so a paste is reproducible. Nothing is added where the fill already
+    has the ring's energy.
+    """
+    outside = cv2.distanceTransform((~hole).astype(np.uint8), cv2.DIST_L2, 3)
+    ring = (outside > 0) & (outside <= GRAIN_RING)
+    inside = cv2.erode(region.astype(np.uint8), np.ones((5, 5), np.uint8)) > 0  # away from the seam
+    if ring.sum() < 16 or inside.sum() < 16:
+        return fill
+    want = high_frequency(photo)[ring].std(axis=0)
+    have = high_frequency(fill)[inside].std(axis=0)
+    missing = np.sqrt(np.maximum(want**2 - have**2, 0.0))
+    if not missing.any():
+        return fill
+    noise = np.random.default_rng(seed).standard_normal(fill.shape[:2]).astype(np.float32)
+    noise /= max(float(high_frequency(noise)[inside].std()), 1e-6)  # unit fine-grain energy
+    grained = fill.astype(np.float32) + noise[:, :, None] * missing[None, None, :].astype(np.float32)
+    return np.where(region[:, :, None], np.clip(np.rint(grained), 0, 255), fill).astype(np.uint8)
+
+
+def _channel_hole(mask: np.ndarray, flat_hole: np.ndarray) -> np.ndarray:
+    """H x W x 1 (one mask for all channels) or H x W x 3 (channel-wise) boolean hole."""
+    mask = np.asarray(mask)
+    if mask.ndim == 3 and mask.shape[2] == 3:
+        return mask if mask.dtype == bool else mask > 127
+    return flat_hole[:, :, None]

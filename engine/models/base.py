@@ -335,7 +335,7 @@ class InpaintModel:
             raise MaskError("the painted area lies outside the face this model completes")
         return [
             InpaintResult(
-                image=engine.face.paste_back(image, out.image, aligned, flat_mask, poisson=request.poisson),
+                image=engine.face.paste_back(image, out.image, aligned, mask, poisson=request.poisson),
                 crop=out.image,
                 crop_mask=crop_mask,
                 seed=out.seed,

@@ -128,6 +128,18 @@ class SearchSettings:
                                       help="thresholded landmark loss when choosing the best restart", tunable=False)
     poisson: bool = setting(True, label="Poisson blending", help="blend the best restart into the hole", tunable=False)
     preview_every: int = setting(20, label="Preview every:", help="iterations between previews", min=1, tunable=False)
+    # Weights with an encoder E start from E's z plus a few random restarts and stop early; the
+    # budget above (the thesis's random-start search) is used without E or with this switched off.
+    # benchmarks/bench_dcgan_search.py compares the two (README, Benchmarks).
+    encoder_start: bool = setting(True, label="Start from the encoder",
+                                  help="search from the encoder's guess (fast) instead of random latents only",
+                                  tunable=False)
+    encoder_iterations: int = setting(60, label="Encoder-start iterations:", min=1, max=100_000, step=10,
+                                      help="at most this many steps when starting from the encoder", tunable=False)
+    encoder_restarts: int = setting(4, label="Encoder-start restarts:", min=1, max=256, step=1,
+                                    help="the encoder's z plus random latents", tunable=False)
+    encoder_patience: int = setting(10, label="Encoder-start patience:", min=1, tunable=False,
+                                    help="a restart stops after this many steps without improving")
 
 
 @dataclass(frozen=True)

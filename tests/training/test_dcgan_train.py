@@ -38,7 +38,7 @@ def test_paper_defaults():
 
 def test_overfitting_one_face_lets_the_search_fit_its_context_better(face_folder, landmark_cache, tmp_path, batch):
     torch.manual_seed(0)
-    cfg = DCGANConfig(data=[str(face_folder)], out=str(tmp_path), lr=2e-3, device="cpu", **TINY)
+    cfg = DCGANConfig(data=[str(face_folder)], out=str(tmp_path), lr=2e-3, device="cpu", encoder=False, **TINY)
     method = DCGANMethod(cfg, "cpu")
     method.build()
     face = {"image": batch["image"][:1].repeat(4, 1, 1, 1)}
@@ -75,3 +75,72 @@ def test_train_export_and_inpaint_the_sample_photo(tiny_config, tmp_path, sample
     done = read_image(out)
     assert np.array_equal(done[mask == 0], sample_photo[mask == 0])
     assert not np.array_equal(done[mask > 0], sample_photo[mask > 0])
+
+
+# -- the encoder and BatchNorm statistics (issues 13 and 14) --------------------------------------
+def test_the_encoder_learns_latents_whose_faces_fit_the_crops(face_folder, tmp_path, batch):
+    torch.manual_seed(5)
+    cfg = DCGANConfig(data=[str(face_folder)], out=str(tmp_path), lr=2e-3, device="cpu", freeze_gan=True, bn_batches=4,
+                      batch_size=8, **TINY)
+    method = DCGANMethod(cfg, "cpu")
+    method.build()
+    generator_before = {k: v.detach().clone() for k, v in method.generator.named_parameters()}
+    encoder_before = {k: v.clone() for k, v in method.encoder.state_dict().items()}
+    method.train()
+    losses = [method.train_step(batch, step) for step in range(40)]
+    first = np.mean([losses[k]["e_pixel"] for k in range(3)])
+    last = np.mean([losses[k]["e_pixel"] for k in range(-3, 0)])
+    assert last < first, (first, last)  # a random G fits faces poorly, but E finds its better latents
+    assert not all(torch.equal(method.encoder.state_dict()[k], v) for k, v in encoder_before.items())
+    assert set(losses[0]) == {"e_latent", "e_pixel"}  # freeze_gan: no GAN step
+    after = dict(method.generator.named_parameters())
+    assert all(torch.equal(after[k], v) for k, v in generator_before.items())  # G is not trained by E's losses
+
+
+def test_recomputed_statistics_make_eval_mode_match_what_the_layers_saw_in_training(face_folder, tmp_path):
+    from training.dcgan import recompute_batchnorm_statistics
+
+    torch.manual_seed(6)
+    cfg = DCGANConfig(data=[str(face_folder)], out=str(tmp_path), device="cpu", **TINY)
+    method = DCGANMethod(cfg, "cpu")
+    method.build()
+    net = method.net
+    for module in net.modules():  # stale statistics, as a fast-moving G leaves them
+        if isinstance(module, torch.nn.BatchNorm2d):
+            module.running_mean.fill_(0.7)
+            module.running_var.fill_(3.0)
+    z = torch.rand(256, cfg.latent_dim, generator=torch.Generator().manual_seed(1)) * 2 - 1
+    with torch.no_grad():
+        net.generator.train()
+        trained = net.generator(z)
+        net.generator.eval()
+        stale = (net.generator(z) - trained).abs().mean()
+        recompute_batchnorm_statistics(net, batches=20, batch_size=64, seed=2, device="cpu")
+        fresh = (net.generator(z) - trained).abs().mean()
+    assert fresh < 0.25 * stale, (float(stale), float(fresh))
+    assert not net.generator.training and net.discriminator.training  # each mode as it was
+
+
+def test_export_ships_the_encoder_and_an_old_file_without_it_continues(tiny_config, tmp_path):
+    import dataclasses
+    import json
+
+    from engine.models.dcgan import DCGANArchitecture, DCGANNet
+    from engine.weights import load_state_dict, save_state_dict
+
+    cfg = tiny_config(DCGANConfig, **TINY, steps=2, bn_batches=2)
+    run_training(DCGANMethod, cfg)
+    weights = export_run(cfg.out, tmp_path / "dcgan.safetensors")
+    tensors, metadata = load_state_dict(weights)
+    record = metadata["architecture"]
+    record = json.loads(record) if isinstance(record, str) else record
+    assert any(k.startswith("encoder.") for k in tensors) and record["encoder"] is True
+
+    old_arch = DCGANArchitecture(resolution=32, width=8)
+    old = DCGANNet(old_arch)
+    record = {k: v for k, v in dataclasses.asdict(old_arch).items() if k != "encoder"}
+    save_state_dict(tmp_path / "old.safetensors", old.state_dict(), {"method": "dcgan", "architecture": record})
+    method = DCGANMethod(dataclasses.replace(cfg, out=str(tmp_path / "cont")), "cpu")
+    method.build()
+    method.init_from(str(tmp_path / "old.safetensors"))
+    assert torch.equal(method.generator.net[0].weight, old.generator.net[0].weight)

@@ -175,3 +175,79 @@ def test_cancel_stops_the_search_between_iterations(tiny_weights, face_crop):
     with pytest.raises(CancelledError, match="iteration 6"):  # progress comes every 5th iteration
         model.inpaint_crop(face_crop, mask, seed=0, cancel=token, settings={"iterations": 30, "preview_every": 5},
                            progress=lambda f, m="", p=None: token.cancel() if p is not None and f > 0 else None)
+
+
+# -- the encoder start (issue 13) -----------------------------------------------------------------
+TINY_E = dataclasses.replace(TINY, encoder=True)
+
+
+def test_encoder_maps_a_masked_crop_and_its_hole_to_a_latent_in_the_box():
+    encoder = DCGANNet(TINY_E).encoder
+    z = encoder(torch.rand(5, 3, 16, 16) * 2 - 1, square_hole(16, 4, 12).expand(5, -1, -1, -1))
+    assert z.shape == (5, TINY.latent_dim) and z.abs().max() <= 1.0
+    assert DCGANNet(TINY).encoder is None and not any(k.startswith("encoder.") for k in DCGANNet(TINY).state_dict())
+
+
+def test_the_encoder_never_sees_the_hole_s_pixels():
+    encoder = DCGANNet(TINY_E).encoder
+    image, hole = torch.rand(1, 3, 16, 16), square_hole(16, 4, 12)
+    changed = torch.where(hole.bool(), torch.rand(1, 3, 16, 16), image)
+    assert torch.equal(encoder(image, hole), encoder(changed, hole))
+
+
+def test_the_start_latent_is_the_first_restart_of_every_seed():
+    net = DCGANNet(TINY).eval()
+    start = torch.full((1, TINY.latent_dim), 0.25)
+    search = LatentSearch(net, QUICK)
+    latents = search.initial_latents([4, 9], start)
+    assert torch.equal(latents[0], start[0]) and torch.equal(latents[QUICK.restarts], start[0])
+    assert torch.equal(latents[1], search.initial_latents([4])[1])  # the random restarts are unchanged
+
+
+def test_a_search_from_the_right_latent_stops_early_and_fits_better_than_random_starts():
+    torch.manual_seed(3)
+    net = DCGANNet(TINY).eval()
+    truth = torch.rand(1, TINY.latent_dim) * 2 - 1
+    with torch.no_grad():
+        image = net.generator(truth)
+    hole = square_hole(16, 4, 12)
+    settings = SearchSettings(iterations=150, restarts=1, patience=5, preview_every=1)
+    started = LatentSearch(net, settings).run(image, hole, [0], start=truth, progress=lambda *a: None)
+    random = LatentSearch(net, settings).run(image, hole, [0], progress=lambda *a: None)
+    assert started.history[-1][0] < settings.iterations - 1  # stopped by patience, not by the budget
+    assert float(started.losses[0]) < float(random.losses[0])
+
+
+def test_weights_with_an_encoder_start_from_it_and_old_weights_still_load(tmp_path, face_crop, monkeypatch):
+    from engine.models import dcgan
+
+    torch.manual_seed(4)
+    with_e = tmp_path / "with-e.safetensors"
+    save_state_dict(with_e, DCGANNet(TINY_E).state_dict(), {"method": "dcgan", "architecture": dataclasses.asdict(TINY_E)})
+    runs = []
+    original = dcgan.LatentSearch.run
+
+    def spy(self, image, hole, seeds, **kwargs):
+        runs.append((self.settings, kwargs.get("start")))
+        return original(self, image, hole, seeds, **kwargs)
+
+    monkeypatch.setattr(dcgan.LatentSearch, "run", spy)
+    mask = np.zeros((64, 64), np.uint8)
+    mask[20:44, 20:44] = 255
+    quick = dict(iterations=4, restarts=2, encoder_iterations=3, encoder_restarts=3, poisson=False)
+    for weights, encoder_start in ((with_e, True), (with_e, False), (tiny_weights_path(tmp_path), True)):
+        model = create_model("dcgan", device="cpu", weights=weights)
+        out = model.inpaint_crop(face_crop, mask, seed=1, settings=dict(quick, encoder_start=encoder_start))
+        assert out[0].image.shape == face_crop.shape
+    (used_e, start_e), (off, start_off), (old, start_old) = runs
+    assert start_e is not None and start_e.shape == (1, TINY.latent_dim) and used_e.iterations == 3 and used_e.restarts == 3
+    assert start_off is None and off.iterations == 4 and off.restarts == 2
+    assert start_old is None and old.iterations == 4
+
+
+def tiny_weights_path(folder):
+    """A file as written before the encoder existed: no "encoder" in its architecture record."""
+    path = folder / "old.safetensors"
+    record = {k: v for k, v in dataclasses.asdict(TINY).items() if k != "encoder"}
+    save_state_dict(path, DCGANNet(TINY).state_dict(), {"method": "dcgan", "architecture": record})
+    return path
