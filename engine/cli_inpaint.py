@@ -36,6 +36,7 @@ from engine.cli_common import EXIT_BAD_INPUT, run_main
 from engine.device import DEVICE_CHOICES, check_device
 from engine.errors import FaceInpaintError, ImageReadError, ImageWriteError, MaskError, NoFaceError, WeightsError
 from engine.face import detect_faces, pick_face_for_mask
+from engine.face.detection import dlib_can_run
 from engine.imageio import IMAGE_SUFFIXES, ImageLossWarning, LoadedImage, image_files, read_image_with_info, read_mask
 from engine.imagesave import check_save_target, save_completion
 from engine.masks.presets import PRESETS, preset_mask
@@ -107,6 +108,8 @@ def check_common(args: argparse.Namespace) -> None:
     status = spec.weights_status(args.weights)
     if not status.ready:
         raise WeightsError(f"{args.model} cannot run: {status.reason}")
+    if args.face_backend == "auto" and spec.info.weights_name is None and dlib_can_run():
+        args.face_backend = "dlib"  # a classical fill never loads torch: FAN's landmarks would
     if args.seed is not None and not 0 <= args.seed <= 2**63 - 1 - MAX_SAMPLES:
         raise FaceInpaintError(f"--seed must be between 0 and 2^63 - {MAX_SAMPLES + 1}, got {args.seed}")
 

@@ -106,6 +106,11 @@ def _dlib_reason() -> str:
     return ""
 
 
+def dlib_can_run() -> bool:
+    """Whether the dlib backend is installed with its landmark model (imports nothing heavy)."""
+    return not _dlib_reason()
+
+
 def _fan_reason() -> str:
     if _missing_module("dlib"):
         return "FAN takes its face boxes from dlib, which is not installed (pip install dlib-bin)"
