@@ -6,7 +6,7 @@ model; cells show the face region of the completed photo.
 
     python3 docs/make_gallery.py -o docs/gallery.png
     FACEINPAINT_WEIGHTS_DIR=/path/to/weights python3 docs/make_gallery.py -o gallery.png
-    python3 docs/make_gallery.py --photos VAL1.jpg VAL2.jpg VAL3.jpg VAL4.jpg -o /tmp/val-gallery.png
+    python3 docs/make_gallery.py --photos VAL1.jpg VAL2.jpg VAL3.jpg VAL4.jpg -o ../val-gallery.png
 
 With ``--photos`` each row is another photo with the next of the four holes: a look at held-out
 faces. Such a picture shows research-licensed faces: keep it out of the repository.

@@ -258,6 +258,18 @@ def _is_inside(path: Path, folder: Path) -> bool:
     return path.resolve().is_relative_to(folder.resolve())
 
 
+def _portable(value):
+    """Absolute paths of the training machine shortened to their last two parts (``…/utkface/train``
+    -> ``utkface/train``): a card says what data and files a run used, not where they lay."""
+    if isinstance(value, dict):
+        return {k: _portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_portable(v) for v in value]
+    if isinstance(value, str) and Path(value).is_absolute():
+        return "/".join(Path(value).parts[-2:])
+    return value
+
+
 def _read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
@@ -272,7 +284,7 @@ def model_card(method: TrainMethod, architecture: dict, training: dict, metrics:
         f"| {name} | {c['found']} | {c['usable']} | {c['no_face']} | {c['unreadable']} |" for name, c in folders.items()
     ) or "| (not recorded) | | | | |"
     metric_lines = "\n".join(f"| {k} | {v:.4f} |" for k, v in metrics.items()) or "| (no held-out crops) | |"
-    config = json.dumps(dataclasses.asdict(method.cfg), indent=2)
+    config = json.dumps(_portable(dataclasses.asdict(method.cfg)), indent=2)
     notes = f"\n{notes}\n" if notes else ""
     return f"""# {weights.name}
 
