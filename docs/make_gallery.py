@@ -67,7 +67,7 @@ def main(argv: list[str] | None = None) -> int:
     for index, path in enumerate(photos):
         preset = PRESETS[index % len(PRESETS)]
         photo = read_image(path)
-        face = detect_faces(photo)[0]
+        face = detect_faces(photo, backend="dlib")[0]
         top, bottom, left, right = face_window(face, photo.shape[:2])
         mask = preset_mask(preset, face.landmarks, photo.shape[:2])
         shown = photo.copy()
