@@ -24,13 +24,11 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
-
-from torch import nn
+from torch import Tensor, nn
 
 from engine.models.dcgan import DCGANArchitecture, DCGANNet, LatentSearch, SearchSettings, encoder_budget
 from training.config import ConfigError, TrainConfig
-from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
+from training.methods import TrainMethod, adam, register, score_composites, set_requires_grad, unwrap
 
 
 @dataclass
@@ -185,14 +183,7 @@ class DCGANMethod(TrainMethod):
             start = encoder(image, hole) if encoder is not None else None
             found = search.run(image, hole, [cfg.seed + b], start=start).images
             composites.append(found * hole + image * (1 - hole))
-        return self.score(torch.cat(composites), batch["image"])
-
-    def score(self, composite: Tensor, truth: Tensor) -> dict[str, list[float]]:
-        from engine.metrics import psnr, ssim
-        from training.visual import to_rgb
-
-        pairs = [(to_rgb(composite[b].float().cpu()), to_rgb(truth[b].float().cpu())) for b in range(truth.shape[0])]
-        return {"psnr": [min(psnr(a, b), 100.0) for a, b in pairs], "ssim": [ssim(a, b) for a, b in pairs]}
+        return score_composites(torch.cat(composites), batch["image"])
 
     def export(self):
         return dict(self.net.state_dict()), dataclasses.asdict(self.arch)

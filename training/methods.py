@@ -97,13 +97,7 @@ class TrainMethod(abc.ABC):
 
     def validate(self, batch: dict[str, Tensor]) -> dict[str, list[float]]:
         """Per-crop held-out metrics for the model card: PSNR and SSIM of the composite."""
-        from engine.metrics import psnr, ssim
-        from training.visual import to_rgb
-
-        composite = self.sample(batch)["composite"].float().cpu()
-        truth = batch["image"].float().cpu()
-        pairs = [(to_rgb(composite[b]), to_rgb(truth[b])) for b in range(truth.shape[0])]
-        return {"psnr": [min(psnr(a, b), 100.0) for a, b in pairs], "ssim": [ssim(a, b) for a, b in pairs]}
+        return score_composites(self.sample(batch)["composite"], batch["image"])
 
     # -- shared machinery ----------------------------------------------------------------------
     def wrap_ddp(self, wrap: Callable[[nn.Module], nn.Module]) -> None:
@@ -258,6 +252,15 @@ class TrainMethod(abc.ABC):
 def _normalise(architecture: Any) -> Any:
     """JSON round trip: tuples and lists compare equal, as they do once stored."""
     return json.loads(json.dumps(architecture)) if architecture is not None else None
+
+
+def score_composites(composite: Tensor, truth: Tensor) -> dict[str, list[float]]:
+    """PSNR (capped at 100 dB for identical crops) and SSIM of each composite against its truth."""
+    from engine.metrics import psnr, ssim
+    from training.visual import to_rgb
+
+    pairs = [(to_rgb(composite[b].float().cpu()), to_rgb(truth[b].float().cpu())) for b in range(truth.shape[0])]
+    return {"psnr": [min(psnr(a, b), 100.0) for a, b in pairs], "ssim": [ssim(a, b) for a, b in pairs]}
 
 
 def adam(params, cfg: TrainConfig, lr: float | None = None) -> torch.optim.Adam:

@@ -18,7 +18,7 @@ import numpy as np
 
 from engine.atomic import atomic_write
 from engine.errors import FaceInpaintError
-from engine.imageio import IMAGE_SUFFIXES
+from engine.imageio import image_files
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +53,10 @@ class FaceRecord:
 
 
 def find_images(folder: str | Path) -> list[Path]:
-    root = Path(folder)
-    if not root.is_dir():
-        raise FaceInpaintError(f"{root}: data folder not found")
-    return sorted(p for p in root.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    """Every image below ``folder`` (recursively), sorted; a missing folder is a one-line error."""
+    if not Path(folder).is_dir():
+        raise FaceInpaintError(f"{folder}: data folder not found")
+    return image_files(folder, recursive=True)
 
 
 def _cache_key(path: Path) -> str:
