@@ -136,7 +136,7 @@ def export_run(
     if fp16:
         tensors = {k: v.half() if v.is_floating_point() else v for k, v in tensors.items()}
     metrics, evaluated = validation_metrics(method, method.cfg.val_eval_images)
-    run_info = _read_json(run / "run.json")
+    run_info = read_json(run / "run.json")
     training = {
         "steps": progress["step"],
         "checkpoint": progress["checkpoint"],
@@ -270,7 +270,7 @@ def _portable(value):
     return value
 
 
-def _read_json(path: Path) -> dict:
+def read_json(path: Path) -> dict:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError):

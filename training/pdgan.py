@@ -14,7 +14,6 @@ The paper trains at 256 px; on a CPU use 128 px, e.g. ``--resolution 128 --width
 from __future__ import annotations
 
 import dataclasses
-import logging
 from dataclasses import dataclass, field
 
 import torch
@@ -27,8 +26,6 @@ from engine.models.pdgan import PDGANArchitecture, PDGANNet
 from training.config import ConfigError, TrainConfig
 from training.losses import composite_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
-
-log = logging.getLogger(__name__)
 
 # Liu et al. 2018, eq. 7: L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv.
 PRIOR_LOSS_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}

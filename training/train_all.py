@@ -64,7 +64,7 @@ def train_all(
     runs: str | Path | None = None,
 ) -> dict[str, Any]:
     """Train each planned method for its share of ``minutes``; returns (and writes) the log."""
-    from training.export import export_run
+    from training.export import export_run, read_json
     from training.methods import load_methods
     from training.recipe import recipe_config
     from training.trainer import CHECKPOINT, run_training
@@ -104,7 +104,7 @@ def train_all(
             outcome = run_training(method_cls, dataclasses.replace(cfg, init=""), resume=False)
         weights = out / f"{name}.safetensors"
         export_run(run_dir, weights, fp16=True, overwrite=True, card_in_metadata=True)
-        info = _read_json(run_dir / "run.json")
+        info = read_json(run_dir / "run.json")
         record["methods"][name] = {
             "minutes": round((time.monotonic() - started) / 60, 2), "steps": outcome.step,
             "images_per_second": round(outcome.images_per_second, 2), "images_seen": info.get("images_seen"),
@@ -115,11 +115,3 @@ def train_all(
         if not outcome.finished:
             raise KeyboardInterrupt  # a signal stopped the run: the rest waits for the next ``all``
     return record
-
-
-def _read_json(path: Path) -> dict:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
