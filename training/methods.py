@@ -95,6 +95,10 @@ class TrainMethod(abc.ABC):
     def before_export(self) -> None:
         """Called by export on the loaded run before ``export``: last fixes to what ships."""
 
+    def counts_for_best(self) -> bool:
+        """Whether a held-out score taken now may become the run's best checkpoint."""
+        return True
+
     def validate(self, batch: dict[str, Tensor]) -> dict[str, list[float]]:
         """Per-crop held-out metrics for the model card: PSNR and SSIM of the composite."""
         return score_composites(self.sample(batch)["composite"], batch["image"])

@@ -25,7 +25,7 @@ from engine.errors import WeightsError
 from engine.models.pdgan import PDGANArchitecture, PDGANNet
 from training.config import ConfigError, TrainConfig
 from training.losses import composite_loss
-from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
+from training.methods import TrainMethod, adam, register, score_composites, set_requires_grad, unwrap
 
 # Liu et al. 2018, eq. 7: L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv.
 PRIOR_LOSS_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
@@ -54,6 +54,11 @@ class PDGANConfig(TrainConfig):
     lambda_fm: float = 10.0
     lambda_perceptual: float = 10.0
     lambda_diversity: float = 1.0
+    # "paper": PD-GAN's 1 / (d + 1e-5), which explodes (and with it every other term's gradient) while
+    # the two samples are still nearly equal, as they are at the start of a zero-initialised residual;
+    # "bounded": 1 / (1 + d / diversity_scale), in (0, 1] with a finite slope of -1 / diversity_scale at d = 0.
+    diversity: str = "paper"
+    diversity_scale: float = 0.05  # a feature distance of this size halves the bounded term
     alpha_skin: float = 0.5  # 5.1
     beta_heatmap: float = 10.0  # 5.1
     face_analysis: str = "face-analysis"  # weights for the heatmap loss; "" = no heatmap loss
@@ -120,11 +125,15 @@ class PDGANMethod(TrainMethod):
     batch_keys = frozenset({"skin"})
     # A frozen collaGAN is stage 1 and the generator a zero-initialised residual on it; the generator's
     # depth follows the resolution, so no low-resolution phase; width 16 keeps the file near 4 MB.
+    # Its diversity phase starts at half the run: before it, the residual only learns reconstruction,
+    # and a PD-GAN that never learned to use z is its prior again.
     quality_recipe = {"prior_network": "collagan", "resolution": 128, "width": 16, "batch_size": 8, "lr": 1e-3,
-                      "beta1": 0.9, "low_resolution": 0}
+                      "beta1": 0.9, "low_resolution": 0, "diversity": "bounded", "adversarial_start": 0.5}
 
     def build(self) -> None:
         cfg: PDGANConfig = self.cfg
+        if cfg.diversity not in ("paper", "bounded"):
+            raise ConfigError(f"diversity must be 'paper' or 'bounded', got {cfg.diversity!r}")
         recipe = cfg.prior_network == "collagan"
         self.arch = PDGANArchitecture(
             resolution=cfg.resolution, width=cfg.width, latent_dim=cfg.latent_dim, probability=cfg.probability,
@@ -231,12 +240,20 @@ class PDGANMethod(TrainMethod):
         return (discriminator or self.discriminator)(torch.cat([image, hole], 1))
 
     def diversity_loss(self, first: Tensor, second: Tensor, hole: Tensor) -> Tensor:
-        """PD-GAN's perceptual diversity: 1 / (distance of two samples' features inside the hole)."""
+        """PD-GAN's perceptual diversity: the inverse distance of two samples' features inside the hole
+        (``diversity`` = "paper"), or its bounded form (see ``PDGANConfig.diversity``)."""
         distance = 0.0
         for a, b in zip(self.perceptual(first), self.perceptual(second)):
             inside = F.interpolate(hole, size=a.shape[-2:], mode="area")
-            distance = distance + ((a - b).abs() * inside).mean()
+            distance = distance + ((a.float() - b.float()).abs() * inside).mean()
+        if self.cfg.diversity == "bounded":
+            return 1.0 / (1.0 + distance / self.cfg.diversity_scale)
         return 1.0 / (distance + 1e-5)
+
+    def counts_for_best(self) -> bool:
+        """Under the recipe, held-out scores count only once the diversity term acts: before that the
+        generator ignores z and the best-scoring checkpoint would be a deterministic copy of its prior."""
+        return self.cfg.rec_loss != "ssim-l1" or self.adversarial_weight > 0
 
     def heatmap_loss(self, output: Tensor, truth: Tensor) -> Tensor:
         """4.3.2: squared heatmap differences summed over pixels, averaged over landmarks."""
@@ -320,6 +337,16 @@ class PDGANMethod(TrainMethod):
         first, second = out[:b], out[b:]
         return {"output": first, "composite": first * hole + truth * known,
                 "prior": prior, "second_sample": second * hole + truth * known}
+
+    @torch.no_grad()
+    def validate(self, batch: dict[str, Tensor]) -> dict[str, list[float]]:
+        """PSNR/SSIM of the first sample, and how far two samples differ inside the hole (mean absolute
+        difference, 0-255 scale): a PD-GAN whose samples are all alike has learned nothing of z."""
+        outputs = self.sample(batch)
+        hole = batch["mask"][:, :1]
+        spread = ((outputs["composite"] - outputs["second_sample"]).abs().mean(dim=1, keepdim=True) * hole).sum(dim=(1, 2, 3))
+        spread = spread / hole.sum(dim=(1, 2, 3)).clamp_min(1.0) * 127.5  # [-1, 1] differences on a 0-255 scale
+        return {**score_composites(outputs["composite"], batch["image"]), "sample_spread": spread.float().cpu().tolist()}
 
     def export(self):
         tensors = {f"generator.{k}": v for k, v in self.shipped_state("generator").items()}

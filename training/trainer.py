@@ -387,6 +387,8 @@ class Trainer:
         method.train(True)
         means = {k: float(np.mean(v)) for k, v in scores.items()}
         log.info("step %d held-out: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
+        if not method.counts_for_best():
+            return best
         if means.get("psnr", -math.inf) > best:
             self._save_checkpoint(self.out / BEST_CHECKPOINT, method, sampler, step, wall)
             atomic_write_text(self.out / "best.json", json.dumps({"step": step, **means}, indent=2))

@@ -123,3 +123,65 @@ def test_train_export_and_draw_four_different_samples(tiny_config, tmp_path, sam
         for b in range(a + 1, 4):
             diff = np.abs(images[a][hole].astype(int) - images[b][hole].astype(int)).mean()
             assert diff > 1.0, f"samples {a} and {b} are nearly identical inside the mask"
+
+
+# -- the quality recipe: a frozen collaGAN prior, a residual generator, a bounded diversity term -----
+@pytest.fixture(scope="module")
+def recipe_config(config, tmp_path_factory):
+    """The recipe's PD-GAN on a tiny frozen collaGAN prior."""
+    from engine.models.collagan import CollaGANArchitecture, build_generator
+    from training.recipe import recipe_config as quality
+
+    arch = CollaGANArchitecture(resolution=32, width=8, generator="residual-unet", prefill="telea")
+    torch.manual_seed(1)
+    path = tmp_path_factory.mktemp("prior") / "collagan.safetensors"
+    save_state_dict(path, build_generator(arch).state_dict(), {"method": "collagan", "architecture": dataclasses.asdict(arch)})
+    recipe = {f.name: getattr(quality(PDGANMethod, "quality"), f.name) for f in dataclasses.fields(PDGANConfig)}
+    keep = {"diversity", "diversity_scale", "adversarial_start", "adversarial_scale", "prior_network", "rec_loss", "prefill"}
+    return lambda **overrides: config(**{**{k: v for k, v in recipe.items() if k in keep}, "prior_weights": str(path), **overrides})
+
+
+def test_the_bounded_diversity_term_stays_finite_when_both_samples_are_equal(recipe_config, config, batch):
+    method = make_method(recipe_config())
+    assert method.cfg.diversity == "bounded"
+    same = batch["image"].clone().requires_grad_(True)
+    loss = method.diversity_loss(same, batch["image"], batch["mask"][:, :1])
+    loss.backward()
+    assert loss.item() == pytest.approx(1.0)  # distance 0: the bound, not 1e5
+    assert torch.isfinite(same.grad).all()
+    paper = make_method(config()).diversity_loss(batch["image"], batch["image"], batch["mask"][:, :1])
+    assert paper.item() == pytest.approx(1e5)  # the paper's form, still selectable
+    apart = method.diversity_loss(batch["image"], -batch["image"], batch["mask"][:, :1])
+    assert 0.0 < apart.item() < 1.0
+
+
+def test_the_recipe_starts_as_its_prior_and_learns_with_finite_losses(recipe_config, batch):
+    method = make_method(recipe_config())
+    method.progress = 0.0
+    before = method.sample(batch)
+    assert torch.allclose(before["output"], before["prior"], atol=1e-5)  # zero-initialised residual
+    method.progress = 0.9  # the diversity phase
+    losses = method.train_step(batch, 0)
+    assert {"rec", "adv", "diversity"} <= set(losses) and all(np.isfinite(v) for v in losses.values())
+    assert losses["diversity"] <= 1.0
+
+
+def test_held_out_scores_count_for_the_best_checkpoint_only_in_the_diversity_phase(recipe_config, batch):
+    method = make_method(recipe_config())
+    method.progress = 0.1
+    assert not method.counts_for_best()
+    method.progress = 0.6
+    assert method.counts_for_best()
+    scores = method.validate(batch)
+    assert set(scores) == {"psnr", "ssim", "sample_spread"} and len(scores["sample_spread"]) == batch["image"].shape[0]
+
+
+def test_the_trainer_keeps_no_best_checkpoint_before_the_diversity_phase(recipe_config, tmp_path):
+    from training.trainer import BEST_CHECKPOINT
+
+    cfg = recipe_config(out=str(tmp_path / "run"), steps=4, val_every=1, adversarial_start=2.0)  # never reached
+    run_training(PDGANMethod, cfg)
+    assert not (tmp_path / "run" / BEST_CHECKPOINT).exists()
+    cfg = recipe_config(out=str(tmp_path / "run2"), steps=4, val_every=1, adversarial_start=0.5)
+    run_training(PDGANMethod, cfg)
+    assert (tmp_path / "run2" / BEST_CHECKPOINT).exists()
