@@ -41,21 +41,35 @@ class FaceAnalysisConfig(TrainConfig):
     # size. Pixel MSE alone leaves the maps flat for thousands of steps (peaks form late); this term
     # pulls every map's mass to its landmark from the first step.
     coordinate_weight: float = 10.0
+    mean_face_prior: bool = False  # see FaceAnalysisArchitecture; the quality recipe turns it on
+    prior_samples: int = 512  # training crops averaged into the mean face
 
 
 @register
 class FaceAnalysisMethod(TrainMethod):
     name = "face-analysis"
     config_cls = FaceAnalysisConfig
+    # Full resolution throughout (the mean-face prior is drawn at it), no prefill: it completes nothing.
+    quality_recipe = {"mean_face_prior": True, "low_resolution": 0, "batch_size": 32, "lr": 1e-3}
 
     def build(self) -> None:
         cfg: FaceAnalysisConfig = self.cfg
-        self.arch = FaceAnalysisArchitecture(resolution=cfg.resolution, width=cfg.width, depth=cfg.depth)
+        self.arch = FaceAnalysisArchitecture(resolution=cfg.resolution, width=cfg.width, depth=cfg.depth,
+                                             mean_face_prior=cfg.mean_face_prior)
         self.net = FaceAnalysisNet(self.arch).to(self.device)
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, betas=(cfg.beta1, cfg.beta2))
 
     def networks(self):
         return {"net": self.net}
+
+    def prepare_data(self, train_set) -> None:
+        """Set the mean-face prior from ``prior_samples`` training crops spread over the set."""
+        if not self.arch.mean_face_prior or not len(train_set):
+            return
+        picks = np.unique(np.linspace(0, len(train_set) - 1, min(self.cfg.prior_samples, len(train_set))).astype(int))
+        samples = [train_set[int(i)] for i in picks]
+        self.net.set_mean_face(torch.stack([s["landmarks"] for s in samples]).to(self.device),
+                               torch.stack([s["parsing"] for s in samples]).to(self.device))
 
     def optimizers(self):
         return {"optimizer": self.optimizer}
@@ -94,4 +108,6 @@ class FaceAnalysisMethod(TrainMethod):
 
     def export(self):
         arch = {"resolution": self.arch.resolution, "width": self.arch.width, "depth": self.arch.depth}
+        if self.arch.mean_face_prior:  # older files load as the plain network
+            arch["mean_face_prior"] = True
         return dict(unwrap(self.net).state_dict()), arch

@@ -95,6 +95,9 @@ class TrainMethod(abc.ABC):
     def before_export(self) -> None:
         """Called by export on the loaded run before ``export``: last fixes to what ships."""
 
+    def prepare_data(self, train_set) -> None:
+        """Fit whatever the method derives from its training data before step 0 (e.g. a prior)."""
+
     def counts_for_best(self) -> bool:
         """Whether a held-out score taken now may become the run's best checkpoint."""
         return True

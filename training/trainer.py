@@ -196,6 +196,8 @@ class Trainer:
         for dataset in (train_set, val_set):
             dataset.keys = self.method_cls.batch_keys
         method = self._build_method(device)
+        train_set.size = cfg.resolution
+        method.prepare_data(train_set)  # before resume/--init, whose weights then replace what it set
 
         sampler = ResumableSampler(len(train_set), cfg.seed, num_replicas=self.world, rank=self.rank)
         steps_per_epoch = len(sampler) // cfg.batch_size

@@ -94,3 +94,36 @@ def test_without_any_weights_a_random_vgg_is_used_with_a_warning(caplog, monkeyp
     monkeypatch.setenv("FACEINPAINT_WEIGHTS_DIR", str(tmp_path))
     features = perceptual.PerceptualFeatures()
     assert features.source == "random" and "RANDOM" in caplog.text
+
+
+def test_the_mean_face_prior_answers_with_the_training_mean_before_any_step(tiny_config):
+    """Quality recipe: zero heads on the mean face, so step 0 is the mean shape, not noise."""
+    import numpy as np
+
+    from engine.face.labels import heatmap_peaks
+
+    cfg = tiny_config(FaceAnalysisConfig, width=8, depth=3, mean_face_prior=True)
+    train, _, _ = build_datasets(cfg)
+    method = FaceAnalysisMethod(cfg, "cpu")
+    method.build()
+    method.prepare_data(train)
+    samples = [train[i] for i in range(len(train))]
+    mean = torch.stack([s["landmarks"] for s in samples]).mean(dim=0)
+    assert torch.allclose(method.net.mean_landmarks, mean, atol=1e-4)
+    method.net.eval()
+    with torch.no_grad():
+        heatmaps, parsing = method.net(samples[0]["image"][None])
+    peaks = heatmap_peaks(heatmaps[0].numpy())
+    assert np.abs(peaks - mean.numpy()).max() <= 1.0  # every peak on its mean landmark (integer grid + 1/4 px)
+    assert torch.equal(parsing[0].argmax(dim=0), method.net.parsing_prior.argmax(dim=0))
+    assert parsing[0].argmax(dim=0).unique().numel() > 2  # a face layout, not one class everywhere
+
+
+def test_the_prior_travels_with_the_exported_weights(tiny_config, tmp_path):
+    from engine.models.face_analysis import load_face_analysis
+
+    cfg = tiny_config(FaceAnalysisConfig, width=8, depth=3, steps=2, mean_face_prior=True)
+    run_training(FaceAnalysisMethod, cfg)
+    net, arch = load_face_analysis(export_run(cfg.out, tmp_path / "face-analysis.safetensors"))
+    assert arch.mean_face_prior
+    assert net.mean_landmarks.abs().sum() > 0 and not torch.all(net.mean_landmarks == arch.resolution / 2)
