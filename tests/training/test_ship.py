@@ -113,3 +113,27 @@ def test_the_face_analysis_gate_wants_a_lower_nme(tmp_path, weights_folder, face
     entry = read_manifest()["models"]["face-analysis"]
     assert entry["gate"]["protocol"] == "landmarks" and entry["gate"]["nme"] == round(result.candidate.primary, 4)
     assert not gate(bad, data=[face_folder], subset=3).accepted
+
+
+def test_the_shipped_files_own_gate_record_stands_in_for_rescoring_it(tmp_path, weights_folder, face_folder, monkeypatch):
+    """Once a file shipped through the gate, the next gate reads its scores from the manifest, but only
+    for that very file (sha256) and the same protocol, subset, seed and held-out sets."""
+    import training.ship as ship_module
+
+    install(weights_folder, weights(tmp_path / "bad.safetensors", tint=0.4))
+    first = ship_module.ship(weights(tmp_path / "good.safetensors", tint=0.0), data=[face_folder], subset=3)
+    scored = []
+    real_score = ship_module.score
+    monkeypatch.setattr(ship_module, "score", lambda model, path, *a: scored.append(path) or real_score(model, path, *a))
+    again = ship_module.gate(weights(tmp_path / "again.safetensors", tint=0.0), data=[face_folder], subset=3)
+    assert len(scored) == 1  # the candidate only
+    assert (again.reference.psnr, again.reference.ssim) == (round(first.candidate.psnr, 4), round(first.candidate.ssim, 4))
+    ship_module.gate(weights(tmp_path / "again.safetensors", tint=0.0), data=[face_folder], subset=2)
+    assert len(scored) == 3  # another subset: the shipped file is scored again
+    from engine.weights import update_manifest
+
+    replaced = weights_folder / "collagan.safetensors"
+    replaced.write_bytes((tmp_path / "bad.safetensors").read_bytes())  # by hand, keeping the old gate record
+    update_manifest("collagan", {**read_manifest()["models"]["collagan"], "sha256": sha256_file(replaced)})
+    ship_module.gate(weights(tmp_path / "again.safetensors", tint=0.0), data=[face_folder], subset=3)
+    assert len(scored) == 5  # the record is of another file: the shipped one is scored again
