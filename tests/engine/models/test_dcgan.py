@@ -218,6 +218,20 @@ def test_a_search_from_the_right_latent_stops_early_and_fits_better_than_random_
     assert float(started.losses[0]) < float(random.losses[0])
 
 
+def test_a_search_whose_loss_plateaus_stops_after_its_patience_not_its_budget():
+    net = DCGANNet(TINY).eval()
+    hole = torch.ones(1, 1, 16, 16)  # nothing known: the context loss is 0 whatever z is
+    settings = SearchSettings(iterations=500, restarts=3, patience=7, prior_weight=0.0)
+    search = LatentSearch(net, settings)
+    evaluated = []
+    original = search.loss
+    search.loss = lambda *args: evaluated.append(1) or original(*args)
+    result = search.run(torch.zeros(1, 3, 16, 16), hole, [0])
+    # step 0 sets the best loss, the next ``patience`` steps fail to improve it, the one after stops
+    assert len(evaluated) == settings.patience + 2
+    assert torch.equal(result.losses, torch.zeros(1))
+
+
 def test_weights_with_an_encoder_start_from_it_and_old_weights_still_load(tmp_path, face_crop, monkeypatch):
     from engine.models import dcgan
 
