@@ -49,6 +49,9 @@ from engine.models.torch_base import image_to_tensor, tensor_to_image
 from engine.paths import sample_photo
 from engine.weights import save_state_dict
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_startup import BARE
+
 IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
 
 
@@ -194,22 +197,27 @@ def compare_starts(args: argparse.Namespace) -> int:
             completed = model.inpaint_crop(crop, mask, seed=0, settings={**settings, "poisson": False})[0].image
             seconds.append(time.perf_counter() - began)
             psnrs.append(hole_psnr(crop, completed, mask))
-        rows[name] = {"hole_psnr": psnrs, "seconds": seconds,
-                      "process_seconds": process_seconds(args.weights, settings, args.process_runs)}
-        print(f"{name}: {np.mean(psnrs):.2f} dB, {np.mean(seconds):.2f} s a crop, "
-              f"{rows[name]['process_seconds']:.2f} s a photo (whole process)", flush=True)
+        rows[name] = {"hole_psnr": psnrs, "seconds": seconds}
+        print(f"{name}: {np.mean(psnrs):.2f} dB, {np.mean(seconds):.2f} s a crop", flush=True)
+    processes = process_seconds(args.weights, list(starts.values()), args.process_runs)
+    for row, times in zip(rows.values(), processes):
+        row["process_seconds"] = times
+    bare = processes[-1]
     load = os.getloadavg()
     print(f"\n{len(photos)} held-out crops ({', '.join(shown_path(f) for f in args.images or [])}), {size} px, "
           f"centre block, {model.device}, load average {load[0]:.1f} / {load[1]:.1f} / {load[2]:.1f}")
-    print("| search | hole PSNR (dB) | search s / crop | whole process s / photo (512 px sample) |\n|---|---:|---:|---:|")
+    print("| search | hole PSNR (dB) | search s / crop | whole process s / photo (512 px sample) | x bare Telea script |")
+    print("|---|---:|---:|---:|---:|")
     for name, row in rows.items():
-        print(f"| {name} | {np.mean(row['hole_psnr']):.2f} | {np.mean(row['seconds']):.2f} | "
-              f"{row['process_seconds']:.2f} |")
+        whole = float(np.median(row["process_seconds"]))
+        print(f"| {name} | {np.mean(row['hole_psnr']):.2f} | {np.mean(row['seconds']):.2f} | {whole:.2f} | "
+              f"{whole / np.median(bare):.1f} |")
+    print(f"| bare Telea script (cv2 + dlib, bench_startup.py), for scale | - | - | {np.median(bare):.2f} | 1.0 |")
     random_row, encoder_row = rows.values()
     print(f"encoder start - random start: {np.mean(encoder_row['hole_psnr']) - np.mean(random_row['hole_psnr']):+.2f} dB")
     if args.json:
         args.json.write_text(json.dumps({"weights": shown_path(args.weights), "photos": [shown_path(p) for p, _ in photos],
-                                         "load_average": load, "rows": rows}, indent=2))
+                                         "load_average": load, "rows": rows, "bare_script_seconds": bare}, indent=2))
     return 0
 
 
@@ -232,22 +240,26 @@ save_image(out, result.image, overwrite=True)
 """
 
 
-def process_seconds(weights: Path, settings: dict, runs: int) -> float:
-    """Median wall time of a fresh process completing the sample photo's mouth with the DCGAN, as
-    ``faceinpaint-inpaint --preset mouth`` does (read, detect, search, paste, write)."""
+def process_seconds(weights: Path, starts: list[dict], runs: int) -> list[list[float]]:
+    """Wall times of fresh processes completing the sample photo's mouth with the DCGAN under each
+    of ``starts``' settings, as ``faceinpaint-inpaint --preset mouth`` does (read, detect, search,
+    paste, write), and last of the bare Telea script (the machine's pace); interleaved ``runs``
+    rounds, so a change of load hits every row alike."""
     repo = Path(__file__).resolve().parents[1]
-    times = []
+    env = dict(os.environ, PYTHONPATH=str(repo))
+    times: list[list[float]] = [[] for _ in range(len(starts) + 1)]
     with tempfile.TemporaryDirectory() as tmp:
-        command = [sys.executable, "-c", PHOTO_RUN, str(sample_photo()), str(weights), json.dumps(settings),
-                   str(Path(tmp) / "out.png")]
+        photo, out = str(sample_photo()), str(Path(tmp) / "out.png")
+        commands = [[sys.executable, "-c", PHOTO_RUN, photo, str(weights), json.dumps(s), out] for s in starts]
+        commands.append([sys.executable, "-c", BARE, photo, out])
         for _ in range(runs):
-            began = time.perf_counter()
-            done = subprocess.run(command, cwd=repo, env=dict(os.environ, PYTHONPATH=str(repo)), capture_output=True,
-                                  text=True, check=False)
-            times.append(time.perf_counter() - began)
-            if done.returncode != 0:
-                raise SystemExit(f"the photo run failed: {done.stderr[-1500:]}")
-    return float(np.median(times))
+            for command, row in zip(commands, times):
+                began = time.perf_counter()
+                done = subprocess.run(command, cwd=repo, env=env, capture_output=True, text=True, check=False)
+                row.append(time.perf_counter() - began)
+                if done.returncode != 0:
+                    raise SystemExit(f"the photo run failed: {done.stderr[-1500:]}")
+    return times
 
 
 def write_traces(args: argparse.Namespace, model, traces: list[list[dict]]) -> None:

@@ -108,6 +108,7 @@ class ScriptedRun:
         unavailable = self._check_models(models)
         if unavailable:
             return self.fail(unavailable)
+        window.resolve_device_in_background()  # queued ahead of the run: its screenshot names the device
         window.run_finished.connect(self._after_run, Qt.ConnectionType.SingleShotConnection)
         if args.compare:
             window.model_panel.set_checked(models)

@@ -307,7 +307,7 @@ def torch_threads(count: int) -> Iterator[None]:
 def encoder_budget(settings: SearchSettings) -> SearchSettings:
     """The search from E's start: the encoder-start budget in place of the random-start one."""
     return dataclasses.replace(settings, iterations=settings.encoder_iterations, restarts=settings.encoder_restarts,
-                               patience=settings.encoder_patience)
+                               patience=settings.encoder_patience, rank_by_landmarks=settings.encoder_rank_by_landmarks)
 
 
 def poisson_blend(source: np.ndarray, target: np.ndarray, hole: np.ndarray) -> np.ndarray:

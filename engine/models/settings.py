@@ -143,6 +143,10 @@ class SearchSettings:
                                     help="the encoder's z plus random latents", tunable=False)
     encoder_patience: int = setting(5, label="Encoder-start patience:", min=1, tunable=False,
                                     help="a restart stops after this many steps without improving")
+    # E's refined start was the restart kept on all 16 crops, ranked by landmarks or by loss alone;
+    # the ranking needs the face-analysis network (~0.5 s of a whole run to load and apply).
+    encoder_rank_by_landmarks: bool = setting(False, label="Encoder start: rank by landmarks", tunable=False,
+                                              help="rank_by_landmarks when starting from the encoder")
     # The search's batches are tiny (a few 64 px faces): a second CPU thread gains little, and with
     # any other load on the cores torch's threads wait on each other: one iteration measured
     # 0.93 s with 2 threads against 0.04 s with 1 (2-core CPU, load average 7).
