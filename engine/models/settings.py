@@ -135,8 +135,8 @@ class SearchSettings:
     # 19.48 / 19.01 dB (longer searches drift from E's guess towards the context), against 18.52
     # for the random start; extra random restarts were never the one kept.
     encoder_start: bool = setting(True, label="Start from the encoder",
-                                  help="search from the encoder's guess (fast) instead of random latents only",
-                                  tunable=False)
+                                  help="search briefly from the encoder's guess; off: the random-start search "
+                                       "(Iterations x Restarts, ~20x slower)")
     encoder_iterations: int = setting(20, label="Encoder-start iterations:", min=1, max=100_000, step=10,
                                       help="at most this many steps when starting from the encoder", tunable=False)
     encoder_restarts: int = setting(3, label="Encoder-start restarts:", min=1, max=256, step=1,
