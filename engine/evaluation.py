@@ -250,7 +250,8 @@ class _PreparedImage:
     identity: np.ndarray | None = None  # dlib's 128-D descriptor of the original face
 
 
-def _prepare(path: Path, size: int, backend: str, face_metrics: bool = True) -> _PreparedImage:
+def prepare_image(path: Path, size: int, backend: str, face_metrics: bool = True) -> _PreparedImage:
+    """One photo's first face aligned at ``size`` px, with what the face metrics need (raises NoFaceError)."""
     image = read_image(path)
     faces = detect_faces(image, backend=backend)
     if not faces:
@@ -325,7 +326,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
 
     for index, path in enumerate(tqdm(images, desc=config.protocol, unit="img", disable=not progress)):
         try:
-            prepared = _prepare(path, size, config.face_backend, config.face_metrics)
+            prepared = prepare_image(path, size, config.face_backend, config.face_metrics)
         except FaceInpaintError as err:
             skipped.append({"file": str(path), "reason": str(err)})
             continue

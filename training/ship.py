@@ -1,11 +1,12 @@
 """``faceinpaint-train ship CANDIDATE``: replace shipped weights only with measurably better ones.
 
 The candidate and the shipped file (or, for a model not shipped yet, OpenCV Telea: the floor every
-learned model must clear) are scored on one fixed held-out subset that no run trains on:
+learned model must clear; for the face-analysis network, the mean face) are scored on one fixed held-out subset that no run trains on:
 ``--subset`` faces evenly spaced through the sorted validation folders (default ``utkface/val``
 and ``celeba/val`` of ``../shared/data``), masks drawn from ``--seed``, with the method's gate
 protocol. The candidate ships only when its mean PSNR over the protocol's cases is higher and its
-mean SSIM is not lower. Shipping copies the file and its card into the weights folder and writes
+mean SSIM is not lower. The face-analysis network completes nothing: its gate aligns the same faces
+and asks for a lower landmark NME (against dlib's landmarks) without a lower parsing accuracy. Shipping copies the file and its card into the weights folder and writes
 the manifest entry: hash, size, architecture, the training record (cumulative time, images seen,
 devices, data by set and split) and the gate's scores. The repository's history keeps every
 version, so nothing else is kept.
@@ -31,6 +32,7 @@ GATE_PROTOCOLS = {
     "pdgan": "collagan-occlusions",
     "mde": "mde-occlusions",
     "dcgan": "center-block",
+    "face-analysis": "landmarks",
 }
 DEFAULT_SUBSET = 120
 FLOOR_MODEL = "telea"
@@ -42,12 +44,38 @@ def default_val_folders() -> list[Path]:
     return [root / "utkface" / "val", root / "celeba" / "val"]
 
 
+@dataclass(frozen=True)
+class GateMetrics:
+    """The two means a gate compares: the primary must improve, the secondary (4 decimals) not worsen."""
+
+    primary: str = "psnr"
+    secondary: str = "ssim"
+    primary_lower_is_better: bool = False
+
+    def accepts(self, candidate: "GateScore", reference: "GateScore") -> bool:
+        better = (candidate.primary < reference.primary) if self.primary_lower_is_better else (candidate.primary > reference.primary)
+        return better and round(candidate.secondary, 4) >= round(reference.secondary, 4)
+
+
+IMAGE_METRICS = GateMetrics()
+ANALYSIS_METRICS = GateMetrics("nme", "parsing_accuracy", primary_lower_is_better=True)
+MEAN_FACE = "mean face"  # the face-analysis floor: the training mean shape, i.e. the untrained recipe network
+
+
 @dataclass
 class GateScore:
     model: str
-    psnr: float
-    ssim: float
+    primary: float  # PSNR (dB), or for the face-analysis network NME
+    secondary: float  # SSIM, or parsing accuracy
     per_case: dict[str, tuple[float, float]]
+
+    @property
+    def psnr(self) -> float:
+        return self.primary
+
+    @property
+    def ssim(self) -> float:
+        return self.secondary
 
 
 @dataclass
@@ -58,17 +86,22 @@ class GateResult:
     reference: GateScore  # the shipped file, or the floor model
     accepted: bool
     config: dict
+    metrics: GateMetrics = IMAGE_METRICS
 
     def table(self) -> str:
-        lines = [f"ship gate for {self.method}: protocol {self.protocol}, {self.config['images']} held-out faces",
+        m = self.metrics
+        unit = " dB" if m.primary == "psnr" else ""
+        lines = [f"ship gate for {self.method}: protocol {self.protocol}, {self.config['images']} held-out faces "
+                 f"({m.primary}, {m.secondary})",
                  f"{'case':<14} {'candidate':>18} {self.reference.model:>18}"]
-        for case, (psnr, ssim) in self.candidate.per_case.items():
+        for case, (first, second) in self.candidate.per_case.items():
             ref = self.reference.per_case.get(case, (float('nan'), float('nan')))
-            lines.append(f"{case:<14} {psnr:8.2f} dB {ssim:7.4f} {ref[0]:8.2f} dB {ref[1]:7.4f}")
-        lines.append(f"{'mean':<14} {self.candidate.psnr:8.2f} dB {self.candidate.ssim:7.4f} "
-                     f"{self.reference.psnr:8.2f} dB {self.reference.ssim:7.4f}")
-        lines.append("accepted: better on mean PSNR without losing SSIM" if self.accepted
-                     else "refused: not better on mean PSNR without losing SSIM")
+            lines.append(f"{case:<14} {first:8.4g}{unit} {second:7.4f} {ref[0]:8.4g}{unit} {ref[1]:7.4f}")
+        lines.append(f"{'mean':<14} {self.candidate.primary:8.4g}{unit} {self.candidate.secondary:7.4f} "
+                     f"{self.reference.primary:8.4g}{unit} {self.reference.secondary:7.4f}")
+        direction = "lower" if m.primary_lower_is_better else "better"
+        lines.append(f"accepted: {direction} mean {m.primary} without losing {m.secondary}" if self.accepted
+                     else f"refused: not {direction} on mean {m.primary} without losing {m.secondary}")
         return "\n".join(lines)
 
 
@@ -89,6 +122,43 @@ def score(model: str, weights: Path | None, protocol: str, data: list[Path], sub
     return GateScore(model, psnr, ssim, per_case), report.config
 
 
+def score_face_analysis(weights: Path, data: list[Path], subset: int, device: str, name: str = "") -> tuple[GateScore, dict]:
+    """Landmark NME (heatmap peaks against dlib's landmarks, inter-ocular) and parsing accuracy (against
+    the parsing map drawn from those landmarks) of a face-analysis network on the subset's first faces,
+    aligned as every consumer aligns them."""
+    import numpy as np
+    import torch
+
+    from engine.errors import NoFaceError
+    from engine.evaluation import list_images, prepare_image
+    from engine.face.labels import heatmap_peaks, parsing_map
+    from engine.metrics import landmark_nme
+    from engine.models.face_analysis import load_face_analysis
+
+    net, arch = load_face_analysis(weights, device=device)
+    net.eval()
+    nme, accuracy, skipped, images = [], [], 0, list_images(data, subset=subset)
+    mean_face = None
+    for path in images:
+        try:
+            prepared = prepare_image(path, arch.resolution, "dlib", face_metrics=False)
+        except NoFaceError:
+            skipped += 1
+            continue
+        x = torch.from_numpy(prepared.crop).permute(2, 0, 1)[None].float().div(127.5).sub(1.0).to(device)
+        with torch.no_grad():
+            heatmaps, parsing = net(x)
+        predicted = heatmap_peaks(heatmaps[0].float().cpu().numpy())
+        labels = parsing[0].argmax(dim=0).cpu().numpy()
+        nme.append(landmark_nme(predicted, prepared.landmarks))
+        accuracy.append(float((labels == parsing_map(prepared.landmarks, labels.shape)).mean()))
+    if not nme:
+        raise FaceInpaintError(f"the ship gate found no face in {', '.join(map(str, data))}")
+    means = (float(np.mean(nme)), float(np.mean(accuracy)))
+    config = {"images": len(images), "skipped": skipped, "data": [str(d) for d in data], "protocol": "landmarks"}
+    return GateScore(name or Path(weights).name, *means, {"landmarks": means}), config
+
+
 def gate(candidate: Path, *, data: list[Path] | None = None, subset: int = DEFAULT_SUBSET, seed: int = 0,
          device: str = "cpu", weights_folder: Path | None = None) -> GateResult:
     """Score ``candidate`` against what ships (or the floor); nothing is written."""
@@ -107,13 +177,35 @@ def gate(candidate: Path, *, data: list[Path] | None = None, subset: int = DEFAU
     if missing:
         raise FaceInpaintError(f"held-out folder(s) {', '.join(missing)} not found: pass --data VAL_FOLDER")
     shipped = (weights_folder or weights_dir()) / f"{method}.safetensors"
+    if method == "face-analysis":
+        cand, config = score_face_analysis(candidate, data, subset, device)
+        if shipped.is_file():
+            reference, _ = score_face_analysis(shipped, data, subset, device)
+        else:  # the floor: what the candidate's mean-face prior answers with untrained heads
+            reference, _ = score_face_analysis(_mean_face_of(candidate), data, subset, device, MEAN_FACE)
+        return GateResult(method, protocol, cand, reference, ANALYSIS_METRICS.accepts(cand, reference), config, ANALYSIS_METRICS)
     cand, config = score(method, candidate, protocol, data, subset, seed, device)
     if shipped.is_file():
         reference, _ = score(method, shipped, protocol, data, subset, seed, device)
     else:
         reference, _ = score(FLOOR_MODEL, None, protocol, data, subset, seed, device)
-    accepted = cand.psnr > reference.psnr and round(cand.ssim, 4) >= round(reference.ssim, 4)
-    return GateResult(method, protocol, cand, reference, accepted, config)
+    return GateResult(method, protocol, cand, reference, IMAGE_METRICS.accepts(cand, reference), config)
+
+
+def _mean_face_of(candidate: Path) -> Path:
+    """The candidate with its heads zeroed: what its mean-face prior answers alone (a temporary file)."""
+    import tempfile
+
+    from engine.weights import load_state_dict, save_state_dict
+
+    tensors, metadata = load_state_dict(candidate)
+    if "mean_landmarks" not in tensors:
+        raise FaceInpaintError(f"{candidate}: no face-analysis network ships yet and this one has no mean-face "
+                               "prior to compare with (train it with --recipe quality)")
+    heads = {k: v * 0 if k.startswith(("heatmap_head.", "parsing_head.")) else v for k, v in tensors.items()}
+    path = Path(tempfile.mkdtemp()) / "mean-face.safetensors"
+    save_state_dict(path, heads, {k: v for k, v in metadata.items() if k in ("method", "architecture")})
+    return path
 
 
 def ship(candidate: str | Path, *, dry_run: bool = False, **kwargs) -> GateResult:
@@ -145,10 +237,11 @@ def ship(candidate: str | Path, *, dry_run: bool = False, **kwargs) -> GateResul
         "gate": {
             "protocol": result.protocol, "images": result.config["images"], "subset": kwargs.get("subset", DEFAULT_SUBSET),
             "seed": kwargs.get("seed", 0), "data": [_set_name(d) for d in result.config["data"]],
-            "psnr": round(result.candidate.psnr, 4), "ssim": round(result.candidate.ssim, 4),
+            result.metrics.primary: round(result.candidate.primary, 4),
+            result.metrics.secondary: round(result.candidate.secondary, 4),
             "per_case": {c: [round(p, 4), round(s, 4)] for c, (p, s) in result.candidate.per_case.items()},
-            "replaced": {"model": result.reference.model, "psnr": round(result.reference.psnr, 4),
-                         "ssim": round(result.reference.ssim, 4)},
+            "replaced": {"model": result.reference.model, result.metrics.primary: round(result.reference.primary, 4),
+                         result.metrics.secondary: round(result.reference.secondary, 4)},
             "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d}",
         },
     })

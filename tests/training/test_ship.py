@@ -82,3 +82,34 @@ def test_missing_held_out_folders_are_one_line_errors(tmp_path, weights_folder):
 
     with pytest.raises(FaceInpaintError, match="not found"):
         gate(weights(tmp_path / "w.safetensors", tint=0.0), data=[tmp_path / "nowhere"])
+
+
+# -- the face-analysis network: lower landmark NME without a lower parsing accuracy ----------------
+def analysis_weights(path, face_folder, *, shift: float):
+    """A recipe face-analysis net with zero heads on the mean face of ``face_folder``'s aligned faces,
+    its landmarks moved ``shift`` px to the right (0 = the real mean: better)."""
+    from engine.evaluation import list_images, prepare_image
+    from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet
+
+    arch = FaceAnalysisArchitecture(resolution=64, width=8, depth=3, mean_face_prior=True)
+    points = torch.stack([torch.from_numpy(prepare_image(p, 64, "dlib", face_metrics=False).landmarks)
+                          for p in list_images([face_folder], subset=3)])
+    net = FaceAnalysisNet(arch)
+    net.set_mean_face(points + torch.tensor([shift, 0.0]), torch.zeros(1, 64, 64, dtype=torch.long))
+    save_state_dict(path, net.state_dict(), {"method": "face-analysis", "architecture": dataclasses.asdict(arch)})
+    return path
+
+
+def test_the_face_analysis_gate_wants_a_lower_nme(tmp_path, weights_folder, face_folder):
+    from training.ship import MEAN_FACE, gate, ship
+
+    good = analysis_weights(tmp_path / "good.safetensors", face_folder, shift=0.0)
+    bad = analysis_weights(tmp_path / "bad.safetensors", face_folder, shift=6.0)
+    first = gate(good, data=[face_folder], subset=3)
+    assert first.reference.model == MEAN_FACE and not first.accepted  # its untrained heads add nothing to the mean face
+    (weights_folder / "face-analysis.safetensors").write_bytes(bad.read_bytes())
+    result = ship(good, data=[face_folder], subset=3)
+    assert result.accepted and result.candidate.primary < result.reference.primary
+    entry = read_manifest()["models"]["face-analysis"]
+    assert entry["gate"]["protocol"] == "landmarks" and entry["gate"]["nme"] == round(result.candidate.primary, 4)
+    assert not gate(bad, data=[face_folder], subset=3).accepted
