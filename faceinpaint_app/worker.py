@@ -149,7 +149,7 @@ class EngineWorker(QObject):
 
         try:
             resolved = str(select_device(preference))
-        except ValueError:
+        except (ValueError, FaceInpaintError):  # a preference saved on another machine
             resolved = "cpu"
         self.device_resolved.emit(preference, resolved)
 

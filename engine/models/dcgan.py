@@ -68,7 +68,8 @@ def dcgan_init(module: nn.Module) -> None:
     """Radford et al.: conv weights ~ N(0, 0.02), batch-norm scales ~ N(1, 0.02), zero biases.
 
     Not on PyTorch's meta device, where loading checks a file's shapes: there it draws nothing,
-    yet ``normal_`` first imports torch's reference operators (1.6 s of a 5 s DCGAN run)."""
+    yet ``normal_`` goes through torch's reference operators, whose first call imports
+    ``torch._dynamo`` (1.6 s of a 5 s DCGAN run)."""
     if getattr(getattr(module, "weight", None), "is_meta", False):
         return
     if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
