@@ -92,7 +92,7 @@ class MainWindow(QMainWindow):
         self._set_tool("brush")
         self.update_enabled()
         self._update_overlay()
-        self._update_device_text()
+        self._show_device_text()
         screen = self.screen().availableGeometry()  # a laptop screen: the whole window stays visible
         self.resize(min(1360, screen.width() - 20), min(860, screen.height() - 40))
         if not self.prefs.geometry.isEmpty():
@@ -221,6 +221,7 @@ class MainWindow(QMainWindow):
         self.results.more_requested.connect(runs.more_samples)
         self.results.reproduce_requested.connect(runs.reproduce)
         self.engine.faces_found.connect(self._on_faces_found)
+        self.engine.device_resolved.connect(self._on_device_resolved)
 
     # -- the facade tests and scripts drive ---------------------------------------------------
     def open_path(self, path: Path) -> bool:
@@ -439,21 +440,30 @@ class MainWindow(QMainWindow):
             dialog.store(self.prefs)
             self.opacity.setValue(round(self.prefs.mask_opacity * 100))
             self._apply_mask_style()
-            self._update_device_text()
+            self._show_device_text()
+            self.resolve_device_in_background()
             apply_theme(QApplication.instance(), self.prefs.theme)
             for key, action in self.actions_.items():  # icons are drawn in the palette's text colour
                 action.setIcon(icon(key))
 
-    def _update_device_text(self) -> None:
-        from engine.device import select_device
-
-        try:
-            resolved = str(select_device(self.prefs.device))
-        except ValueError:
-            resolved = "cpu"
-        text = resolved if self.prefs.device == "auto" else f"{self.prefs.device} → {resolved}"
+    def _show_device_text(self, resolved: str | None = None) -> None:
+        """The device preference, and what it resolves to once known (that needs torch)."""
+        preference = self.prefs.device
+        if resolved is None:
+            text = preference
+        else:
+            text = resolved if preference == "auto" else f"{preference} → {resolved}"
         self.device_label.setText(f"Device: {text}")
         self.model_panel.set_device_text(text)
+
+    def resolve_device_in_background(self) -> None:
+        """Resolve the device preference on the engine thread, which imports torch there: the
+        window shows without torch and the first learned model finds it loaded."""
+        self.engine.resolve_device(self.prefs.device)
+
+    def _on_device_resolved(self, preference: str, resolved: str) -> None:
+        if preference == self.prefs.device:  # a later preference's answer is still on its way
+            self._show_device_text(resolved)
 
     def update_enabled(self, *_) -> None:
         a = self.actions_

@@ -72,6 +72,7 @@ class EngineWorker(QObject):
     model_finished = Signal(int, object)  # job id, ModelOutcome
     job_finished = Signal(int, bool)  # job id, cancelled
     faces_found = Signal(int, object, str)  # request id, list of Face, error message
+    device_resolved = Signal(str, str)  # preference, the device it resolves to
 
     def __init__(self) -> None:
         super().__init__()
@@ -140,6 +141,18 @@ class EngineWorker(QObject):
             faces, error = [], readable_error("face detection", err)
         self.faces_found.emit(request_id, faces, error)
 
+    @Slot(str)
+    def resolve_device(self, preference: str) -> None:
+        """Which device ``preference`` means here. It imports torch (seconds), so it runs on this
+        thread: the window paints first, and the first learned model finds torch loaded."""
+        from engine.device import select_device
+
+        try:
+            resolved = str(select_device(preference))
+        except (ValueError, FaceInpaintError):  # a preference saved on another machine
+            resolved = "cpu"
+        self.device_resolved.emit(preference, resolved)
+
 
 def score_result(reference: np.ndarray, completed: np.ndarray, mask: np.ndarray, face: Any) -> dict[str, float]:
     """PSNR and SSIM around the hole, and landmark NME, of a completion against the intact photo.
@@ -174,8 +187,10 @@ class EngineClient(QObject):
     model_finished = Signal(int, object)
     job_finished = Signal(int, bool)
     faces_found = Signal(int, object, str)
+    device_resolved = Signal(str, str)
     _submit = Signal(object)
     _detect = Signal(int, object)
+    _resolve = Signal(str)
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -186,6 +201,8 @@ class EngineClient(QObject):
         self.worker.moveToThread(self._thread)
         self._submit.connect(self.worker.run)
         self._detect.connect(self.worker.detect_faces)
+        self._resolve.connect(self.worker.resolve_device)
+        self.worker.device_resolved.connect(self.device_resolved)
         self.worker.progress.connect(self.progress)
         self.worker.model_finished.connect(self.model_finished)
         self.worker.job_finished.connect(self._on_job_finished)
@@ -211,6 +228,10 @@ class EngineClient(QObject):
         request_id = next(self._ids)
         self._detect.emit(request_id, image)
         return request_id
+
+    def resolve_device(self, preference: str) -> None:
+        """Answer with ``device_resolved`` once the worker thread has imported torch."""
+        self._resolve.emit(preference)
 
     def cancel(self) -> None:
         if self.current is not None:

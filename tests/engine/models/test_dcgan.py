@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,14 +17,17 @@ from engine.models.base import CancelToken
 from engine.models.dcgan import (
     DCGANArchitecture,
     DCGANNet,
+    LatentAdam,
     LatentSearch,
     SearchSettings,
     importance_weights,
     poisson_blend,
     thresholded_landmark_loss,
+    torch_threads,
 )
 from engine.weights import save_state_dict
 
+REPO = Path(__file__).resolve().parents[3]
 TINY = DCGANArchitecture(resolution=16, width=8)
 QUICK = SearchSettings(iterations=30, restarts=2, preview_every=5)
 
@@ -216,6 +222,66 @@ def test_a_search_from_the_right_latent_stops_early_and_fits_better_than_random_
     random = LatentSearch(net, settings).run(image, hole, [0], progress=lambda *a: None)
     assert started.history[-1][0] < settings.iterations - 1  # stopped by patience, not by the budget
     assert float(started.losses[0]) < float(random.losses[0])
+
+
+def test_a_search_whose_loss_plateaus_stops_after_its_patience_not_its_budget():
+    net = DCGANNet(TINY).eval()
+    hole = torch.ones(1, 1, 16, 16)  # nothing known: the context loss is 0 whatever z is
+    settings = SearchSettings(iterations=500, restarts=3, patience=7, prior_weight=0.0)
+    search = LatentSearch(net, settings)
+    evaluated = []
+    original = search.loss
+    search.loss = lambda *args: evaluated.append(1) or original(*args)
+    result = search.run(torch.zeros(1, 3, 16, 16), hole, [0])
+    # step 0 sets the best loss, the next ``patience`` steps fail to improve it, the one after stops
+    assert len(evaluated) == settings.patience + 2
+    assert torch.equal(result.losses, torch.zeros(1))
+
+
+def test_the_latent_optimiser_takes_torch_s_adam_steps():
+    torch.manual_seed(5)
+    mine = torch.rand(6, 10)
+    reference = mine.clone().requires_grad_(True)
+    ours, theirs = LatentAdam(mine, lr=0.01), torch.optim.Adam([reference], lr=0.01)
+    for _ in range(25):
+        gradient = torch.randn(6, 10) * torch.rand(1) * 3
+        ours.step(gradient)
+        reference.grad = gradient.clone()
+        theirs.step()
+    assert torch.allclose(mine, reference.detach(), atol=1e-6)
+
+
+def test_the_search_runs_on_the_threads_it_is_given_and_leaves_torch_s_count_as_it_was():
+    before = torch.get_num_threads()
+    torch.set_num_threads(2)  # as on a 2-core machine, whatever OMP_NUM_THREADS the tests run under
+    seen = []
+    net = DCGANNet(TINY).eval()
+    search = LatentSearch(net, dataclasses.replace(QUICK, iterations=2, cpu_threads=1))
+    original = search.loss
+    search.loss = lambda *args: seen.append(torch.get_num_threads()) or original(*args)
+    search.run(torch.zeros(1, 3, 16, 16), square_hole(16, 4, 12), [0])
+    after = torch.get_num_threads()
+    with torch_threads(0):
+        unchanged = torch.get_num_threads()
+    torch.set_num_threads(before)
+    assert seen == [1, 1] and after == 2 and unchanged == 2
+
+
+def test_a_completion_in_a_fresh_process_never_imports_torch_s_compiler(tiny_weights, tmp_path):
+    """torch._dynamo costs ~1.7 s to import, a third of a whole DCGAN run: neither loading (the
+    initialisation on the meta device) nor the search (torch.optim) may pull it in."""
+    code = f"""
+import sys, numpy as np
+from engine.models import create_model
+model = create_model("dcgan", device="cpu", weights={str(tiny_weights)!r})
+mask = np.zeros((64, 64), np.uint8)
+mask[20:44, 20:44] = 255
+model.inpaint_crop(np.full((64, 64, 3), 128, np.uint8), mask, seed=0, settings=dict(iterations=3, encoder_start=False))
+print("DYNAMO", "torch._dynamo" in sys.modules)
+"""
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "DYNAMO False" in done.stdout
 
 
 def test_weights_with_an_encoder_start_from_it_and_old_weights_still_load(tmp_path, face_crop, monkeypatch):

@@ -55,7 +55,7 @@ def test_settings_schemas_give_label_range_and_default():
     assert [f.name for f in settings_schema(MDESettings)] == ["remask_ratio", "resample_steps"]
     assert get_spec("telea").settings_schema() == [] and get_spec("telea").settings_cls is NoSettings
     tunable = [f.name for f in settings_schema(SearchSettings) if f.tunable]
-    assert tunable == ["iterations", "restarts"]
+    assert tunable == ["iterations", "restarts", "encoder_start"]
 
 
 def test_settings_from_a_front_end_are_typed_and_checked():
