@@ -41,6 +41,12 @@ def shipped_weights(method: str) -> Path:
     return weights_dir() / f"{method}.safetensors"
 
 
+def model_notes(method: str) -> Path | None:
+    """``docs/model-notes/METHOD.md`` (the card's "Departures from the paper") when the checkout has it."""
+    path = Path(__file__).resolve().parents[1] / "docs" / "model-notes" / f"{method}.md"
+    return path if path.is_file() else None
+
+
 def plan(methods: list[str] | None, minutes: float, *, include_face_analysis: bool) -> dict[str, float]:
     """Minutes per method, in training order."""
     chosen = [m for m in ORDER if (m in methods if methods else (m != "face-analysis" or include_face_analysis))]
@@ -103,7 +109,8 @@ def train_all(
             log.warning("%s: cannot continue from %s (%s); training from scratch", name, cfg.init, err)
             outcome = run_training(method_cls, dataclasses.replace(cfg, init=""), resume=False)
         weights = out / f"{name}.safetensors"
-        export_run(run_dir, weights, fp16=True, overwrite=True, card_in_metadata=True)
+        notes = model_notes(name)
+        export_run(run_dir, weights, fp16=True, overwrite=True, card_in_metadata=True, notes=notes)
         info = read_json(run_dir / "run.json")
         record["methods"][name] = {
             "minutes": round((time.monotonic() - started) / 60, 2), "steps": outcome.step,

@@ -36,6 +36,10 @@ def test_all_methods_train_from_a_pack_and_come_back_as_few_small_loadable_files
     assert set(log["methods"]) == methods
     assert all(entry["steps"] >= 1 and entry["images_per_second"] > 0 for entry in log["methods"].values())
     load_face_analysis(str(out / "face-analysis.safetensors"))
+    from engine.weights import load_state_dict
+
+    for name in methods:  # each card carries the method's departures from its paper (docs/model-notes)
+        assert "## Departures from the paper" in load_state_dict(out / f"{name}.safetensors")[1]["card_text"], name
     import cv2
 
     from engine.models import MODELS
