@@ -180,7 +180,7 @@ def gate(candidate: Path, *, data: list[Path] | None = None, subset: int = DEFAU
     if method == "face-analysis":
         cand, config = score_face_analysis(candidate, data, subset, device)
         if shipped.is_file():
-            reference, _ = score_face_analysis(shipped, data, subset, device)
+            reference, _ = score_face_analysis(shipped, data, subset, device, method)
         else:  # the floor: what the candidate's mean-face prior answers with untrained heads
             reference, _ = score_face_analysis(_mean_face_of(candidate), data, subset, device, MEAN_FACE)
         return GateResult(method, protocol, cand, reference, ANALYSIS_METRICS.accepts(cand, reference), config, ANALYSIS_METRICS)
