@@ -18,6 +18,7 @@ import datetime as dt
 import json
 import logging
 import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,7 +139,6 @@ def score_face_analysis(weights: Path, data: list[Path], subset: int, device: st
     net, arch = load_face_analysis(weights, device=device)
     net.eval()
     nme, accuracy, skipped, images = [], [], 0, list_images(data, subset=subset)
-    mean_face = None
     for path in images:
         try:
             prepared = prepare_image(path, arch.resolution, "dlib", face_metrics=False)
@@ -182,7 +182,9 @@ def gate(candidate: Path, *, data: list[Path] | None = None, subset: int = DEFAU
         if shipped.is_file():
             reference, _ = score_face_analysis(shipped, data, subset, device, method)
         else:  # the floor: what the candidate's mean-face prior answers with untrained heads
-            reference, _ = score_face_analysis(_mean_face_of(candidate), data, subset, device, MEAN_FACE)
+            with tempfile.TemporaryDirectory() as folder:
+                floor = _mean_face_of(candidate, Path(folder) / "mean-face.safetensors")
+                reference, _ = score_face_analysis(floor, data, subset, device, MEAN_FACE)
         return GateResult(method, protocol, cand, reference, ANALYSIS_METRICS.accepts(cand, reference), config, ANALYSIS_METRICS)
     cand, config = score(method, candidate, protocol, data, subset, seed, device)
     if shipped.is_file():
@@ -215,10 +217,8 @@ def recorded_score(method: str, shipped: Path, protocol: str, config: dict, subs
     return GateScore(shipped.name, float(gate_record["psnr"]), float(gate_record["ssim"]), per_case)
 
 
-def _mean_face_of(candidate: Path) -> Path:
-    """The candidate with its heads zeroed: what its mean-face prior answers alone (a temporary file)."""
-    import tempfile
-
+def _mean_face_of(candidate: Path, path: Path) -> Path:
+    """``path``: the candidate with its heads zeroed, i.e. what its mean-face prior answers alone."""
     from engine.weights import load_state_dict, save_state_dict
 
     tensors, metadata = load_state_dict(candidate)
@@ -226,7 +226,6 @@ def _mean_face_of(candidate: Path) -> Path:
         raise FaceInpaintError(f"{candidate}: no face-analysis network ships yet and this one has no mean-face "
                                "prior to compare with (train it with --recipe quality)")
     heads = {k: v * 0 if k.startswith(("heatmap_head.", "parsing_head.")) else v for k, v in tensors.items()}
-    path = Path(tempfile.mkdtemp()) / "mean-face.safetensors"
     save_state_dict(path, heads, {k: v for k, v in metadata.items() if k in ("method", "architecture")})
     return path
 
