@@ -53,7 +53,7 @@ class GateMetrics:
     secondary: str = "ssim"
     primary_lower_is_better: bool = False
 
-    def accepts(self, candidate: "GateScore", reference: "GateScore") -> bool:
+    def accepts(self, candidate: GateScore, reference: GateScore) -> bool:
         better = (candidate.primary < reference.primary) if self.primary_lower_is_better else (candidate.primary > reference.primary)
         return better and round(candidate.secondary, 4) >= round(reference.secondary, 4)
 
