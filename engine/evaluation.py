@@ -40,6 +40,7 @@ from engine.masks import (
     random_block,
     random_noise,
     resize_mask,
+    shrink_mask_covering,
 )
 from engine.metrics import SSIM_SIGMA, l1_hole, landmark_nme, psnr, ssim
 from engine.models import create_model, get_spec
@@ -302,7 +303,11 @@ class _ModelRunner:
         if self.native is None:
             return self.model.inpaint_crop(crop, mask, seed=seed)[0].image
         small = cv2.resize(crop, (self.native,) * 2, interpolation=cv2.INTER_AREA if self.native < self.size else cv2.INTER_CUBIC)
-        out = self.model.inpaint_crop(small, resize_mask(mask, (self.native, self.native)), seed=seed)[0].image
+        # Shrinking with nearest neighbour would drop thin strokes and hand the model blanked pixels as
+        # known ones (MDE at 96 px on 128 px irregular masks lost up to 10 dB that way).
+        small_mask = (shrink_mask_covering(mask, (self.native, self.native)) if self.native < self.size
+                      else resize_mask(mask, (self.native, self.native)))
+        out = self.model.inpaint_crop(small, small_mask, seed=seed)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
         return composite(crop, back, mask)
 

@@ -124,6 +124,20 @@ def resize_mask(mask: np.ndarray, shape: Size) -> np.ndarray:
     return cv2.resize(binary, (w, h), interpolation=cv2.INTER_NEAREST_EXACT)
 
 
+def shrink_mask_covering(mask: np.ndarray, shape: Size) -> np.ndarray:
+    """``mask`` resized to ``shape`` so that a pixel is a hole when any source pixel it covers is one.
+
+    Nearest-neighbour shrinking drops strokes thinner than the scale step; a model then takes the
+    blanked pixels under them for known ones. Here the hole may grow by a pixel, never shrink.
+    """
+    h, w = size_hw(shape)
+    binary = to_binary(mask)
+    if binary.shape[:2] == (h, w):
+        return binary
+    coverage = cv2.resize((binary > 0).astype(np.float32), (w, h), interpolation=cv2.INTER_AREA)
+    return np.where(coverage > 1e-6, 255, 0).astype(np.uint8)
+
+
 def hole_ratio(mask: np.ndarray) -> float:
     """Fraction of pixels missing; for a channel-wise mask, missing in every channel (MDE's "dropped")."""
     binary = to_binary(mask)

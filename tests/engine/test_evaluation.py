@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import math
+from typing import ClassVar
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from engine.evaluation import PROTOCOLS, EvalConfig, evaluate, list_images
-from engine.models import ModelSpec
-from engine.models.base import ModelInfo
+from engine.evaluation import PROTOCOLS, EvalConfig, _ModelRunner, evaluate, list_images
+from engine.models import ModelSpec, create_model
+from engine.models.base import CropCompletion, ModelInfo
 from tests.engine.models import toy_models
 
 ROW_KEYS = {"model", "case", "n", "psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist"}
@@ -111,6 +112,38 @@ def test_any_resolution_and_resized_face_models(faces_dir, monkeypatch):
     flat, telea = report.rows
     assert flat["model"] == "test-flat-64" and flat["n"] == telea["n"] == 1
     assert 0 < flat["l1_hole"] < 1 and flat["l1_hole"] != telea["l1_hole"]
+
+
+class Recording96Inpainter(toy_models.GreyInpainter):
+    """A 96 px face model that keeps what it was handed, as MDE is run on 128 px crops."""
+
+    seen: ClassVar[list[tuple[np.ndarray, np.ndarray]]] = []
+
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+        type(self).seen.append((crop.copy(), mask.copy()))
+        return [CropCompletion(np.full_like(crop, settings.level), seed=seeds[0])]
+
+
+RECORDING_96 = ModelSpec(ModelInfo(name="test-record-96", display_name="Record 96", paper="none", resolution=96),
+                         f"{__name__}:Recording96Inpainter", toy_models.ToySettings)
+
+
+def test_a_shrunk_crop_hands_no_blanked_pixel_to_the_model_as_known(monkeypatch):
+    """Thin strokes on a 128 px crop must stay holes at 96 px: the evaluator blanks the hole to
+    black before shrinking, so any black-tinged pixel the model is told is known is a leak."""
+    toy_models.add_row(monkeypatch, RECORDING_96)
+    Recording96Inpainter.seen.clear()
+    crop = np.full((128, 128, 3), 200, np.uint8)
+    mask = np.zeros((128, 128), np.uint8)
+    mask[:, 10:120:3] = 255  # one-pixel strokes, finer than the 4:3 shrink's step
+    mask[40, :] = 255
+    runner = _ModelRunner(create_model("test-record-96"), 128)
+    out = runner(crop, mask, seed=0)
+    small, small_mask = Recording96Inpainter.seen[-1]
+    assert small.shape == (96, 96, 3) and small_mask.shape == (96, 96)
+    known = small_mask == 0
+    assert known.any() and small[known].min() >= 199, "blanked hole pixels were handed over as known"
+    np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])
 
 
 def test_bad_configurations_are_refused(faces_dir, tmp_path):

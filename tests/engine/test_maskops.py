@@ -67,3 +67,16 @@ def test_hole_ratio_and_to_binary_accept_any_type():
         maskops.to_binary([[0, 1]])
     with pytest.raises(MaskError, match="pixel distance"):
         maskops.grow(SQUARE, -1)
+
+
+def test_shrink_mask_covering_keeps_every_thin_stroke():
+    mask = np.zeros((128, 128), np.uint8)
+    mask[:, 5:125:3] = 255  # one-pixel strokes: nearest neighbour at 4:3 drops every third
+    small = maskops.shrink_mask_covering(mask, (96, 96))
+    assert small.shape == (96, 96) and set(np.unique(small)) == {0, 255}
+    # every stroke pixel's footprint in the small grid is a hole ...
+    assert (small[:, (np.arange(5, 125, 3) * 96 // 128)] == 255).all()
+    assert not (maskops.resize_mask(mask, (96, 96))[:, (np.arange(5, 125, 3) * 96 // 128)] == 255).all()
+    # ... no hole appears where there was none, and an empty mask stays empty
+    assert (small[:, :3] == 0).all() and not maskops.shrink_mask_covering(np.zeros((128, 128), np.uint8), (96, 96)).any()
+    np.testing.assert_array_equal(maskops.shrink_mask_covering(SQUARE, SQUARE.shape), SQUARE)
