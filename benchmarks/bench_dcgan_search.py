@@ -224,7 +224,7 @@ def compare_starts(args: argparse.Namespace) -> int:
 PHOTO_RUN = """
 import json
 import sys
-from engine.face import detect_faces
+from engine.face.beside import detect_faces_beside
 from engine.imageio import read_image
 from engine.imagesave import save_image
 from engine.masks.presets import preset_mask
@@ -232,9 +232,9 @@ from engine.models import create_model
 from engine.models.base import InpaintRequest
 photo, weights, settings, out = sys.argv[1], sys.argv[2], json.loads(sys.argv[3]), sys.argv[4]
 image = read_image(photo)
-face = detect_faces(image, backend="dlib")[0]
+faces, model = detect_faces_beside(image, "dlib", lambda: create_model("dcgan", weights=weights))
+face = faces[0]
 mask = preset_mask("mouth", face.landmarks, image.shape[:2], seed=0)
-model = create_model("dcgan", weights=weights)
 result = model.inpaint(InpaintRequest(image, mask, seed=0, face=face, settings=settings))[0]
 save_image(out, result.image, overwrite=True)
 """
@@ -243,7 +243,7 @@ save_image(out, result.image, overwrite=True)
 def process_seconds(weights: Path, starts: list[dict], runs: int) -> list[list[float]]:
     """Wall times of fresh processes completing the sample photo's mouth with the DCGAN under each
     of ``starts``' settings, as ``faceinpaint-inpaint --preset mouth`` does (read, detect, search,
-    paste, write), and last of the bare Telea script (the machine's pace); interleaved ``runs``
+    paste, write; dlib detects in a forked child while torch and the weights load), and last of the bare Telea script (the machine's pace); interleaved ``runs``
     rounds, so a change of load hits every row alike."""
     repo = Path(__file__).resolve().parents[1]
     env = dict(os.environ, PYTHONPATH=str(repo))

@@ -36,6 +36,7 @@ from engine.cli_common import EXIT_BAD_INPUT, run_main
 from engine.device import DEVICE_CHOICES, check_device
 from engine.errors import FaceInpaintError, ImageReadError, ImageWriteError, MaskError, NoFaceError, WeightsError
 from engine.face import detect_faces, pick_face_for_mask
+from engine.face.beside import detect_faces_beside
 from engine.face.detection import dlib_can_run
 from engine.imageio import IMAGE_SUFFIXES, ImageLossWarning, LoadedImage, image_files, read_image_with_info, read_mask
 from engine.imagesave import check_save_target, save_completion
@@ -140,37 +141,42 @@ class Completion:
     results: list[InpaintResult] = field(default_factory=list)
 
 
-def chosen_faces(image: np.ndarray, which: str, backend: str, source: Path) -> list:
-    faces = detect_faces(image, backend=backend)  # largest first
+def chosen_faces(image: np.ndarray, which: str, backend: str, source: Path, faces: list | None = None) -> list:
+    faces = detect_faces(image, backend=backend) if faces is None else faces  # largest first
     if not faces:
         raise NoFaceError(f"no face found in {source}: a landmark preset needs one; paint a --mask instead")
     return faces if which == "all" else faces[:1]
 
 
-def face_for_mask(image: np.ndarray, mask: np.ndarray, backend: str, source: Path):
-    faces = detect_faces(image, backend=backend)
+def face_for_mask(image: np.ndarray, mask: np.ndarray, backend: str, source: Path, faces: list | None = None):
+    faces = detect_faces(image, backend=backend) if faces is None else faces
     if not faces:
         raise NoFaceError(f"no face found in {source}; face models need one (try --model telea)")
     return pick_face_for_mask(faces, mask if mask.ndim == 2 else mask.max(axis=2))
 
 
-def holes_of(photo: Path, mask_file: Path | None, image: np.ndarray, args, needs_face: bool) -> list[tuple]:
-    """The (face or None, mask) pairs to complete in turn: one per face for a preset on face models."""
+def holes_of(photo: Path, mask_file: Path | None, image: np.ndarray, args, needs_face: bool,
+             faces: list | None = None) -> list[tuple]:
+    """The (face or None, mask) pairs to complete in turn: one per face for a preset on face models.
+
+    ``faces``: the photo's detected faces when they are already known (else detected here).
+    """
     if args.preset is not None:
-        faces = chosen_faces(image, args.faces, args.face_backend, photo)
+        faces = chosen_faces(image, args.faces, args.face_backend, photo, faces)
         masks = [preset_mask(args.preset, face.landmarks, image.shape[:2], seed=args.seed) for face in faces]
         if needs_face:
             return list(zip(faces, masks))
         return [(None, np.maximum.reduce(masks))]  # region models fill every hole in one pass
     mask = read_mask(mask_file, image.shape[:2])
-    return [(face_for_mask(image, mask, args.face_backend, photo) if needs_face else None, mask)]
+    return [(face_for_mask(image, mask, args.face_backend, photo, faces) if needs_face else None, mask)]
 
 
 def complete_photo(model: InpaintModel, photo: Path, mask_file: Path | None, seeds: list[int], args,
-                   progress=None) -> Completion:
-    """Read ``photo``, complete each of its holes for every seed (face after face), and return it all."""
-    loaded = read_image_with_info(photo)
-    holes = holes_of(photo, mask_file, loaded.pixels, args, model.info.needs_face)
+                   progress=None, *, loaded: LoadedImage | None = None, faces: list | None = None) -> Completion:
+    """Read ``photo`` (unless ``loaded``), complete each of its holes for every seed (face after
+    face), and return it all. ``faces``: its detected faces, when already known."""
+    loaded = read_image_with_info(photo) if loaded is None else loaded
+    holes = holes_of(photo, mask_file, loaded.pixels, args, model.info.needs_face, faces)
     (face, mask), rest = holes[0], holes[1:]
     request = InpaintRequest(loaded.pixels, mask, seeds=seeds, face=face, poisson=args.poisson, progress=progress)
     results = model.inpaint(request)
@@ -226,11 +232,18 @@ def run(args: argparse.Namespace) -> list[Path]:
     if args.samples > 1 and samples == 1:
         print(f"{PROG}: {args.model} is deterministic: one completion instead of {args.samples}", file=sys.stderr)
     targets = check_outputs(args, base, samples)
-    model = create_model(args.model, device=args.device, weights=args.weights)
+    loaded, faces = None, None
+    if spec.info.needs_face and spec.info.weights_name is not None:
+        # A learned face model: dlib detects in a second process while torch and the weights load.
+        loaded = read_image_with_info(args.image)
+        faces, model = detect_faces_beside(loaded.pixels, args.face_backend,
+                                           lambda: create_model(args.model, device=args.device, weights=args.weights))
+    else:
+        model = create_model(args.model, device=args.device, weights=args.weights)
     written = []
     for seeds in seed_chunks(base, samples):
         with model_progress(model) as progress:
-            completion = complete_photo(model, args.image, args.mask, seeds, args, progress)
+            completion = complete_photo(model, args.image, args.mask, seeds, args, progress, loaded=loaded, faces=faces)
         for result in completion.results:
             path = targets[result.seed] if args.samples > 1 else args.output
             written.append(save_quietly(path, completion, result, overwrite=args.overwrite, protect=args.image,
