@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import numpy as np
 
+from engine.errors import FaceInpaintError
 from engine.face.detection import _backend_order, detect_faces
 from engine.face.types import Face
 
@@ -37,7 +38,7 @@ def can_detect_beside(backend: str) -> bool:
         return False
     try:
         return _backend_order(backend) == ["dlib"]
-    except Exception:  # the backend cannot run: detecting here reports why
+    except (ValueError, FaceInpaintError):  # the backend cannot run: detecting here reports why
         return False
 
 
@@ -54,7 +55,7 @@ def faces_from_json(data: bytes) -> list[Face]:
 def _detect_in_child(connection, image: np.ndarray, backend: str) -> None:
     try:
         connection.send_bytes(faces_to_json(detect_faces(image, backend=backend)))
-    except BaseException:  # the parent detects again and reports the error itself
+    except BaseException:  # noqa: BLE001 -- any failure: the parent detects again and reports it itself
         os._exit(1)
     connection.close()
     os._exit(0)  # no atexit handlers or buffers of the parent's are run twice
