@@ -50,6 +50,9 @@ class TrainConfig:
     # (from ``masks``), channel (channel-wise, MDE).
     mask_mix: dict[str, float] = field(default_factory=lambda: {"block": 1.0})
     block_size: int = 64  # at 128 px; scaled with the resolution
+    # Relative weights of the landmark presets a "preset" mask is drawn from (training.data's
+    # PRESET_CASES; a case not named weighs 1): a hard case can be drawn more often.
+    preset_weights: dict[str, float] = field(default_factory=dict)
     aligned: bool = True
     augment: bool = True
     channel_mode: str = "REC"  # channel-wise masks (engine.masks.CHANNEL_MODES)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import math
 from pathlib import Path
 
 import cv2
@@ -32,6 +33,19 @@ MASK_KINDS = ("block", "pattern", "noise", "strokes", "irregular", "channel", "p
 PRESET_CASES = ("left-eye", "right-eye", "upper-face", "left-face", "right-face", "lower-face",
                 "both-eyes", "mouth", "left-half", "right-half", "center-block")
 PRESET_JITTER_SCALE = (0.85, 1.2)
+
+
+def preset_probabilities(weights: dict[str, float]) -> np.ndarray | None:
+    """The chance of each of ``PRESET_CASES`` under ``preset_weights``; None when all are equal."""
+    unknown = sorted(set(weights) - set(PRESET_CASES))
+    bad = [name for name, w in weights.items() if not (isinstance(w, (int, float)) and math.isfinite(w) and w >= 0)]
+    if unknown or bad:
+        raise FaceInpaintError(f"preset_weights: unknown cases {unknown} or weights that are not numbers >= 0 {bad}; "
+                               f"the cases are {', '.join(PRESET_CASES)}")
+    values = np.array([float(weights.get(case, 1.0)) for case in PRESET_CASES])
+    if values.sum() <= 0:
+        raise FaceInpaintError("preset_weights: at least one case needs a weight above 0")
+    return None if np.all(values == values[0]) else values / values.sum()
 PRESET_JITTER_SHIFT = 0.06  # fraction of the crop size
 
 # Index permutation that mirrors the 68-point iBUG layout: after a horizontal flip, point k of
@@ -127,6 +141,7 @@ class FaceDataset(Dataset):
         self.mask_kinds = list(kinds)
         weights = np.array(list(kinds.values()), np.float64)
         self.mask_weights = weights / weights.sum()
+        self.preset_probabilities = preset_probabilities(cfg.preset_weights)
         self.channel_wise = "channel" in kinds
         self._mask_folders = None
         self.keys: set[str] | None = None  # the sample keys to compute; None = all (see TrainMethod.batch_keys)
@@ -268,7 +283,10 @@ class FaceDataset(Dataset):
         scale = rng.uniform(*PRESET_JITTER_SCALE)
         shift = rng.uniform(-PRESET_JITTER_SHIFT, PRESET_JITTER_SHIFT, 2) * size
         jittered = (points - centre) * scale + centre + shift
-        case = PRESET_CASES[int(rng.integers(len(PRESET_CASES)))]
+        if self.preset_probabilities is None:
+            case = PRESET_CASES[int(rng.integers(len(PRESET_CASES)))]
+        else:
+            case = PRESET_CASES[int(rng.choice(len(PRESET_CASES), p=self.preset_probabilities))]
         if case == "center-block":  # drawn from the crop, not the face: jitter its size and place directly
             side = int(round(size / 2 * scale))
             x0, y0 = (np.clip((size - side) / 2 + shift, 0, size - side)).astype(int)

@@ -122,3 +122,32 @@ def test_sampler_resumes_the_exact_order():
     assert list(resumed) == order[4:]
     shards = [list(ResumableSampler(10, seed=5, num_replicas=2, rank=r)) for r in (0, 1)]
     assert sorted(shards[0] + shards[1]) == list(range(10))
+
+
+def test_preset_weights_draw_a_case_more_often_and_refuse_unknown_cases(tiny_config, monkeypatch):
+    from engine.errors import FaceInpaintError
+    from training.data import PRESET_CASES, preset_probabilities
+
+    assert preset_probabilities({}) is None and preset_probabilities({"mouth": 1.0}) is None  # uniform: as before
+    chances = preset_probabilities({"upper-face": 3.0})
+    upper = PRESET_CASES.index("upper-face")
+    assert chances[upper] == pytest.approx(3 / (len(PRESET_CASES) + 2))
+    assert chances.sum() == pytest.approx(1.0)
+    only = preset_probabilities(dict.fromkeys(PRESET_CASES, 0.0) | {"mouth": 1.0})
+    assert only[PRESET_CASES.index("mouth")] == 1.0
+    for bad in ({"nose": 2.0}, {"mouth": -1.0}, dict.fromkeys(PRESET_CASES, 0.0)):
+        with pytest.raises(FaceInpaintError, match="preset_weights"):
+            preset_probabilities(bad)
+    # the dataset draws by them: with the weight all on the mouth, every preset mask is the mouth's
+    train, _, _ = build_datasets(tiny_config(TrainConfig, mask_mix={"preset": 1.0},
+                                             preset_weights=dict.fromkeys(PRESET_CASES, 0.0) | {"mouth": 1.0}))
+    import engine.masks
+
+    drawn = []
+    real = engine.masks.preset_mask
+    monkeypatch.setattr(engine.masks, "preset_mask", lambda case, *a, **k: drawn.append(case) or real(case, *a, **k))
+    points = np.random.default_rng(1).uniform(40, 90, (68, 2))
+    rng = np.random.default_rng(0)
+    for seed in range(20):
+        train._preset_mask(points, rng, seed)
+    assert drawn == ["mouth"] * 20
