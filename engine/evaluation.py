@@ -27,6 +27,7 @@ from tqdm import tqdm
 from engine.config import build_config, read_toml
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
+from engine.face.align import add_classical_detail
 from engine.face.identity import face_descriptor, identity_distance
 from engine.imageio import image_files, read_image
 from engine.masks import (
@@ -45,6 +46,7 @@ from engine.masks import (
 from engine.metrics import SSIM_SIGMA, l1_hole, landmark_nme, psnr, ssim
 from engine.models import create_model, get_spec
 from engine.models.base import InpaintModel, composite
+from engine.prefill import classical_fill
 
 METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist")
 
@@ -309,6 +311,11 @@ class _ModelRunner:
                       else resize_mask(mask, (self.native, self.native)))
         out = self.model.inpaint_crop(small, small_mask, seed=seed)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
+        if self.native < self.size:  # what paste_back adds when a crop is enlarged into a photo
+            flat_small = small_mask.max(axis=2) if small_mask.ndim == 3 else small_mask
+            small_fill = cv2.resize(classical_fill(small, flat_small), (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
+            hole = mask.max(axis=2) if mask.ndim == 3 else mask
+            back = add_classical_detail(back, crop, hole > 127, small_fill)
         return composite(crop, back, mask)
 
 

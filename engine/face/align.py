@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.errors import MaskError
 from engine.face.types import Face, five_points
+from engine.prefill import classical_fill
 
 # Canonical five points as fractions of the crop size: image-left eye, image-right eye, nose tip,
 # mouth left, mouth right. The inter-ocular distance is 0.29 of the crop (37 px at 128 px).
@@ -34,6 +35,8 @@ MIN_CROP_SIZE = 16
 # Grain is matched when the crop is enlarged by more than this (crop pixels per photo pixel below
 # it): nearer 1:1 the completion carries its own texture.
 GRAIN_BELOW_SCALE = 1 / 1.5
+# Crops enlarged more than this into the photo get the photo-scale detail (add_classical_detail).
+DETAIL_ABOVE_ENLARGEMENT = 1.2
 # Width (photo pixels) of the known ring around the hole whose grain the fill takes on.
 GRAIN_RING = 12
 
@@ -238,13 +241,17 @@ def paste_back(
     feather: float | None = None,
     poisson: bool = False,
     grain: bool = True,
+    detail: bool = True,
 ) -> np.ndarray:
     """Put the completed ``crop`` back into ``image``, changing only pixels inside ``mask``.
 
     A crop smaller than the face it fills is brought up to the photo's scale smoothly
-    (``upsampled_warp``: no blocks however large the photo) and, with ``grain``, given the
-    fine-grain energy of the pixels around the hole (``match_grain``), so a 24 MP photo gets no
-    plasticky patch; ``poisson`` also matches its colours to the surroundings.
+    (``upsampled_warp``: no blocks however large the photo), with ``detail`` given what the
+    crop's resolution cannot hold (``add_classical_detail``: Telea's fill at the photo's scale
+    minus the same fill seen through the crop, so thin strokes and hole edges stay as sharp as
+    the photo), and, with ``grain``, given the fine-grain energy of the pixels around the hole
+    (``match_grain``), so a 24 MP photo gets no plasticky patch; ``poisson`` also matches its
+    colours to the surroundings.
 
     Works on the mask's bounding box only. Inside the mask the crop is blended with alpha 1 deep
     inside, falling towards the mask's edge over ``feather`` photo pixels (default
@@ -278,6 +285,11 @@ def paste_back(
     crop_to_box[:, 2] -= (x0, y0)
     box_size = (x1 - x0, y1 - y0)
     warped = upsampled_warp(crop, crop_to_box, box_size)
+    if detail and matrix_scale(crop_to_box) > DETAIL_ABOVE_ENLARGEMENT:
+        crop_hole = aligned.warp_mask(mask)
+        crop_hole = crop_hole.max(axis=2) if crop_hole.ndim == 3 else crop_hole
+        crop_fill = upsampled_warp(classical_fill(aligned.crop, crop_hole), crop_to_box, box_size)
+        warped = add_classical_detail(warped, box_image, box_hole, crop_fill)
     everywhere = np.full((aligned.size, aligned.size), 255, dtype=np.uint8)
     covered = cv2.warpAffine(everywhere, crop_to_box, box_size, flags=cv2.INTER_NEAREST) > 0
     fill = box_hole & covered
@@ -299,6 +311,22 @@ def paste_back(
         blended = cv2.inpaint(blended, uncovered.astype(np.uint8) * 255, TELEA_RADIUS, cv2.INPAINT_TELEA)
     result[y0:y1, x0:x1] = np.where(channel_hole[y0:y1, x0:x1], blended, box_image)
     return result
+
+
+def add_classical_detail(fill: np.ndarray, photo: np.ndarray, hole: np.ndarray,
+                         crop_fill_enlarged: np.ndarray) -> np.ndarray:
+    """``fill`` (a completion enlarged from a smaller crop) plus the detail its crop could not hold.
+
+    The detail is Telea's fill of ``hole`` in ``photo`` at the photo's scale minus
+    ``crop_fill_enlarged``, the same fill made at the crop's scale (what the quality recipe's
+    networks start from) and enlarged alike. For a network that adds a residual to that prefill
+    the result is the photo-scale fill plus the enlarged residual: strokes thinner than a crop
+    pixel and the rim of the hole stay as sharp as the photo, and the learned structure is the
+    crop's (in the spirit of Yi et al. 2020's low-resolution completion plus context residuals).
+    """
+    full = classical_fill(photo, hole.astype(np.uint8) * 255).astype(np.float32)
+    detail = full - crop_fill_enlarged.astype(np.float32)
+    return np.clip(np.rint(fill.astype(np.float32) + detail), 0, 255).astype(np.uint8)
 
 
 def upsampled_warp(crop: np.ndarray, crop_to_box: np.ndarray, box_size: tuple[int, int]) -> np.ndarray:

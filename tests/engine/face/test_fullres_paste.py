@@ -78,3 +78,33 @@ def test_a_pasted_hole_in_a_4000_px_photo_has_no_blocks_and_the_grain_of_its_sur
     plain = paste_back(photo, aligned.crop, aligned, mask, grain=False)
     assert grain_energy(plain, inside) / grain_energy(photo, ring) < 0.5  # without it the patch is plastic
     np.testing.assert_array_equal(result[~hole], photo[~hole])
+
+
+def test_a_crop_that_is_its_own_prefill_pastes_as_the_photo_scale_fill(sample_photo, sample_face):
+    """With the detail, a completion equal to Telea's crop-scale prefill (a residual network at
+    step 0) pastes as Telea's fill made at the photo's scale: thin strokes keep the photo's
+    sharpness; without it they are the enlarged crop's blur."""
+    from engine.prefill import classical_fill
+
+    photo = cv2.resize(sample_photo, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    scale = 1024 / sample_photo.shape[1]
+    face = Face(box=tuple(v * scale for v in sample_face.box), landmarks=sample_face.landmarks * scale)
+    aligned = align_face(photo, face, 96)
+    assert 1 / aligned.scale > align.DETAIL_ABOVE_ENLARGEMENT
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    for x in range(x0 + 10, x1 - 10, 23):  # two-pixel strokes across the face
+        mask[y0:y1, x : x + 2] = 255
+    crop_hole = aligned.warp_mask(mask)
+    prefill_crop = classical_fill(aligned.crop, crop_hole)
+    hole = mask > 127
+    truth_fill = classical_fill(photo, mask)
+    with_detail = paste_back(photo, prefill_crop, aligned, mask, feather=1.0, grain=False)
+    without = paste_back(photo, prefill_crop, aligned, mask, feather=1.0, grain=False, detail=False)
+
+    def error(image: np.ndarray) -> float:
+        return float(np.abs(image.astype(np.int16) - truth_fill.astype(np.int16))[hole].mean())
+
+    assert error(with_detail) <= 1.0
+    assert error(without) > 3 * max(error(with_detail), 0.5)
+    np.testing.assert_array_equal(with_detail[~hole], photo[~hole])
