@@ -166,7 +166,7 @@ def _train(method_cls, args) -> int:
     else:
         from training.recipe import recipe_config
 
-        base = recipe_config(method_cls, args.recipe or "quality")
+        base = recipe_config(method_cls, args.recipe or "quality", continuing=bool(overrides["init"]))
     cfg = load_config(method_cls.config_cls, args.config, overrides, base=base)
     try:
         outcome = run_training(method_cls, cfg, resume=args.resume)

@@ -67,6 +67,30 @@ def test_quality_recipe_applies_to_every_method_and_paper_keeps_the_defaults():
             assert getattr(quality, key) == value, (name, key)
 
 
+def test_a_run_continuing_from_weights_skips_the_low_resolution_phase(monkeypatch, tmp_path):
+    from training import cli
+    from training.methods import load_methods
+
+    collagan = load_methods()["collagan"]
+    assert recipe_config(collagan, "quality").low_resolution == QUALITY["low_resolution"] > 0
+    assert recipe_config(collagan, "quality", continuing=True).low_resolution == 0
+    assert recipe_config(collagan, "paper", continuing=True) == collagan.config_cls()  # the paper's stays
+    # through the command line: --init alone turns it off; an explicit --set wins
+    seen = []
+    import training.trainer
+
+    monkeypatch.setattr(training.trainer, "run_training", lambda method_cls, cfg, resume: seen.append(cfg) or {})
+    weights = tmp_path / "w.safetensors"
+    weights.write_bytes(b"")
+    for extra, expected in (([], QUALITY["low_resolution"]), (["--init", str(weights)], 0),
+                            (["--init", str(weights), "--set", "low_resolution=32"], 32)):
+        try:
+            cli.main(["collagan", "--out", str(tmp_path / f"run{len(seen)}"), "--steps", "1", *extra])
+        except Exception:  # noqa: BLE001 -- what follows the config is not under test here
+            pass
+        assert seen and seen[-1].low_resolution == expected, extra
+
+
 def test_init_continues_from_exported_weights(tiny_config, tmp_path):
     """Export a short run, start a new one from it: the new run's generator and EMA equal the file."""
     from training.export import export_run
