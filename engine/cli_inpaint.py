@@ -36,7 +36,6 @@ from engine.cli_common import EXIT_BAD_INPUT, run_main
 from engine.device import DEVICE_CHOICES, check_device
 from engine.errors import FaceInpaintError, ImageReadError, ImageWriteError, MaskError, NoFaceError, WeightsError
 from engine.face import detect_faces, pick_face_for_mask
-from engine.face.beside import detect_faces_beside
 from engine.face.detection import dlib_can_run
 from engine.imageio import IMAGE_SUFFIXES, ImageLossWarning, LoadedImage, image_files, read_image_with_info, read_mask
 from engine.imagesave import check_save_target, save_completion
@@ -235,6 +234,8 @@ def run(args: argparse.Namespace) -> list[Path]:
     loaded, faces = None, None
     if spec.info.needs_face and spec.info.weights_name is not None:
         # A learned face model: dlib detects in a second process while torch and the weights load.
+        from engine.face.beside import detect_faces_beside  # multiprocessing: not for the baselines
+
         loaded = read_image_with_info(args.image)
         faces, model = detect_faces_beside(loaded.pixels, args.face_backend,
                                            lambda: create_model(args.model, device=args.device, weights=args.weights))
