@@ -33,6 +33,7 @@ MASK_KINDS = ("block", "pattern", "noise", "strokes", "irregular", "channel", "p
 PRESET_CASES = ("left-eye", "right-eye", "upper-face", "left-face", "right-face", "lower-face",
                 "both-eyes", "mouth", "left-half", "right-half", "center-block")
 PRESET_JITTER_SCALE = (0.85, 1.2)
+PRESET_JITTER_SHIFT = 0.06  # fraction of the crop size
 
 
 def preset_probabilities(weights: dict[str, float]) -> np.ndarray | None:
@@ -46,7 +47,7 @@ def preset_probabilities(weights: dict[str, float]) -> np.ndarray | None:
     if values.sum() <= 0:
         raise FaceInpaintError("preset_weights: at least one case needs a weight above 0")
     return None if np.all(values == values[0]) else values / values.sum()
-PRESET_JITTER_SHIFT = 0.06  # fraction of the crop size
+
 
 # Index permutation that mirrors the 68-point iBUG layout: after a horizontal flip, point k of
 # the flipped face is point FLIP_68[k] of the original (jaw, brows, nose, eyes, lips reversed).
