@@ -95,10 +95,14 @@ def train_all(
         init_path = str(shipped_weights(name)) if init == "shipped" else init
         if init_path and Path(init_path).is_file() and not resume:
             values["init"] = init_path
-        base = (load_config(method_cls.config_cls, run_dir / "config.toml") if resume
-                else recipe_config(method_cls, "quality", continuing="init" in values))
-        cfg = load_config(method_cls.config_cls, config_file, {k: v for k, v in values.items()
-                                                                  if k in {f.name for f in dataclasses.fields(base)}}, base=base)
+        def configured(values: dict, method_cls=method_cls, resume=resume, run_dir=run_dir):
+            """Recipe (or the resumed run's config), then the config file, then ``values``."""
+            base = (load_config(method_cls.config_cls, run_dir / "config.toml") if resume
+                    else recipe_config(method_cls, "quality", continuing=bool(values.get("init"))))
+            known = {f.name for f in dataclasses.fields(base)}
+            return load_config(method_cls.config_cls, config_file, {k: v for k, v in values.items() if k in known}, base=base)
+
+        cfg = configured(values)
         log.info("[%d/%d] %s: %.1f min%s", index, len(budget), name, share,
                  f", continuing from {cfg.init}" if cfg.init else (" (resumed)" if resume else " from scratch"))
         started = time.monotonic()
@@ -108,10 +112,8 @@ def train_all(
             if not cfg.init:
                 raise
             log.warning("%s: cannot continue from %s (%s); training from scratch", name, cfg.init, err)
-            scratch = {"init": ""}
-            if "low_resolution" not in (overrides or {}):  # a run from scratch keeps the recipe's 64 px phase
-                scratch["low_resolution"] = recipe_config(method_cls, "quality").low_resolution
-            outcome = run_training(method_cls, dataclasses.replace(cfg, **scratch), resume=False)
+            # built again without --init: a run from scratch keeps the recipe's 64 px phase
+            outcome = run_training(method_cls, configured({**values, "init": ""}), resume=False)
         weights = out / f"{name}.safetensors"
         notes = model_notes(name)
         export_run(run_dir, weights, fp16=True, overwrite=True, card_in_metadata=True, notes=notes)
