@@ -52,6 +52,8 @@ class TrainMethod(abc.ABC):
     cli_options: ClassVar[dict[str, str]] = {}
     # Sample keys the method reads beyond image/mask/landmarks (labels cost time to draw); None = all.
     batch_keys: ClassVar[frozenset[str] | None] = None
+    # The held-out metric that picks the best checkpoint, and whether higher is better.
+    best_metric: ClassVar[tuple[str, bool]] = ("psnr", True)
     # Networks whose EMA is kept (and shipped) when ``ema_decay`` > 0.
     ema_networks: ClassVar[tuple[str, ...]] = ("generator",)
     # Config values of ``--recipe quality`` for this method, on top of ``training.recipe.QUALITY``.
@@ -97,6 +99,10 @@ class TrainMethod(abc.ABC):
 
     def prepare_data(self, train_set) -> None:
         """Fit whatever the method derives from its training data before step 0 (e.g. a prior)."""
+
+    def fit_before_training(self, train_set) -> None:
+        """Called once before step 0 of a fresh run, after --init loaded its weights: closed-form fits
+        that read the starting networks (a resumed run keeps what its checkpoint holds)."""
 
     def counts_for_best(self) -> bool:
         """Whether a held-out score taken now may become the run's best checkpoint."""
@@ -204,6 +210,10 @@ class TrainMethod(abc.ABC):
             self.load_export(tensors)
         except RuntimeError as err:
             raise WeightsError(f"--init {path}: the tensors do not fit ({err})") from None
+        self.restart_ema()
+
+    def restart_ema(self) -> None:
+        """Every EMA copy becomes its network's current weights (after weights were loaded or fitted)."""
         for name, ema in self.ema.items():
             ema.shadow.load_state_dict(unwrap(getattr(self, name)).state_dict())
 

@@ -135,8 +135,10 @@ def linear_lr(optimizers, progress: float) -> None:
 
 # A quality run that continues from weights (--init) skips the low-resolution phase: measured on
 # collaGAN, 200 steps at 64 px took the shipped 128 px network's held-out PSNR from 25.28 to
-# 24.69 dB, which the last quarter at 128 px then has to win back. Options given to the run win.
-CONTINUING: dict[str, Any] = {"low_resolution": 0}
+# 24.69 dB, which the last quarter at 128 px then has to win back. The face-analysis network keeps
+# its BatchNorm statistics (the ridge-fitted landmark regressor reads them). Options given to the
+# run win.
+CONTINUING: dict[str, Any] = {"low_resolution": 0, "freeze_batchnorm": True}
 
 
 def recipe_config(method_cls, recipe: str, *, continuing: bool = False):

@@ -213,6 +213,9 @@ class Trainer:
         if cfg.init and step == 0:
             method.init_from(cfg.init)
             log.info("continuing from the weights %s", cfg.init)
+        if step == 0:
+            method.fit_before_training(train_set)
+            method.restart_ema()
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
 
@@ -372,11 +375,16 @@ class Trainer:
         return [collate([val_set[i] for i in range(a, min(count, a + size))]) for a in range(0, count, size)]
 
     def _best_score(self) -> float:
+        """The resumed run's best held-out score, signed so that higher is better; -inf for a new run."""
         path = self.out / "best.json"
+        key, higher_is_better = self.method_cls.best_metric
+        if not self.resume:
+            return -math.inf
         try:
-            return float(json.loads(path.read_text(encoding="utf-8"))["psnr"]) if self.resume else -math.inf
+            value = float(json.loads(path.read_text(encoding="utf-8"))[key])
         except (OSError, ValueError, KeyError, TypeError):
             return -math.inf
+        return value if higher_is_better else -value
 
     def _keep_if_best(self, method: TrainMethod, sampler, batches, step: int, wall: float, best: float) -> float:
         """Score the shipped copy (EMA) on the held-out crops; a better score replaces best.pt."""
@@ -391,10 +399,12 @@ class Trainer:
         log.info("step %d held-out: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
         if not method.counts_for_best():
             return best
-        if means.get("psnr", -math.inf) > best:
+        key, higher_is_better = method.best_metric
+        score = means.get(key, math.nan) * (1 if higher_is_better else -1)
+        if score > best:  # "best" is kept so that higher is better; NaN never wins
             self._save_checkpoint(self.out / BEST_CHECKPOINT, method, sampler, step, wall)
             atomic_write_text(self.out / "best.json", json.dumps({"step": step, **means}, indent=2))
-            return means["psnr"]
+            return score
         return best
 
     # -- outputs -----------------------------------------------------------------------------------

@@ -127,3 +127,88 @@ def test_the_prior_travels_with_the_exported_weights(tiny_config, tmp_path):
     net, arch = load_face_analysis(export_run(cfg.out, tmp_path / "face-analysis.safetensors"))
     assert arch.mean_face_prior
     assert net.mean_landmarks.abs().sum() > 0 and not torch.all(net.mean_landmarks == arch.resolution / 2)
+
+
+REGRESSION = dict(width=8, depth=4, mean_face_prior=True, landmark_regression=True)
+
+
+def _landmark_errors(net, samples) -> tuple[float, float]:
+    """Mean pixel error of the regressed landmarks and of the mean face on ``samples`` (eval mode)."""
+    net.eval()
+    images = torch.stack([s["image"] for s in samples])
+    truth = torch.stack([s["landmarks"] for s in samples])
+    with torch.no_grad():
+        _, _, points = net.analyse(images)
+    return float((points - truth).abs().mean()), float((net.mean_landmarks - truth).abs().mean())
+
+
+def test_the_ridge_fit_solves_the_regressor_on_the_training_crops(tiny_config):
+    """The closed-form fit folds its standardisation into the layer: the error it reports is the
+    network's own, and it lands far closer to the faces than the mean face it starts from."""
+    cfg = tiny_config(FaceAnalysisConfig, **REGRESSION, ridge_samples=100, ridge_lambda=1.0)
+    train, _, _ = build_datasets(cfg)
+    method = FaceAnalysisMethod(cfg, "cpu")
+    method.build()
+    method.prepare_data(train)
+    samples = [train[i] for i in range(len(train))]
+    assert _landmark_errors(method.net, samples)[0] == pytest.approx(_landmark_errors(method.net, samples)[1])
+    from training.face_analysis import fit_landmark_regressor
+
+    reported = fit_landmark_regressor(method.net, train, cfg.ridge_samples, cfg.ridge_lambda, "cpu")
+    regressed, mean_face = _landmark_errors(method.net, samples)
+    assert regressed == pytest.approx(reported, abs=0.02)
+    assert regressed < 0.25 * mean_face
+
+
+def test_init_from_a_file_without_the_regressor_keeps_its_encoder_and_fits_the_regressor(tiny_config, tmp_path):
+    from engine.weights import load_state_dict
+
+    plain = tiny_config(FaceAnalysisConfig, width=8, depth=4, mean_face_prior=True, steps=1)
+    run_training(FaceAnalysisMethod, plain)
+    weights = export_run(plain.out, tmp_path / "plain.safetensors")
+    cfg = tiny_config(FaceAnalysisConfig, **REGRESSION, ridge_samples=100, init=str(weights), out=str(tmp_path / "next"))
+    train, _, _ = build_datasets(cfg)
+    method = FaceAnalysisMethod(cfg, "cpu")
+    method.build()
+    method.init_from(str(weights))
+    tensors, _ = load_state_dict(weights)
+    assert torch.equal(method.net.stem[0].weight, tensors["stem.0.weight"])
+    assert torch.equal(method.net.mean_landmarks, tensors["mean_landmarks"])
+    assert method.net.landmark_regressor.weight.abs().sum() == 0
+    method.fit_before_training(train)
+    assert method.net.landmark_regressor.weight.abs().sum() > 0
+    samples = [train[i] for i in range(len(train))]
+    regressed, mean_face = _landmark_errors(method.net, samples)
+    assert regressed < mean_face
+
+
+def test_the_best_face_analysis_checkpoint_is_the_lowest_held_out_nme(tiny_config):
+    import json
+    from pathlib import Path
+
+    cfg = tiny_config(FaceAnalysisConfig, **REGRESSION, ridge_samples=100, steps=3, val_every=1, lr=3e-2)
+    run_training(FaceAnalysisMethod, cfg)
+    best = json.loads((Path(cfg.out) / "best.json").read_text())
+    lines = [json.loads(line) for line in (Path(cfg.out) / "metrics.jsonl").read_text().splitlines()
+             if "nme" in line] if (Path(cfg.out) / "metrics.jsonl").exists() else []
+    assert "nme" in best and math.isfinite(best["nme"])
+    if lines:
+        assert best["nme"] == pytest.approx(min(entry["nme"] for entry in lines))
+
+
+def test_frozen_batchnorm_keeps_its_statistics_while_the_weights_train(tiny_config):
+    from training.recipe import recipe_config
+
+    assert recipe_config(FaceAnalysisMethod, "quality", continuing=True).freeze_batchnorm
+    assert not recipe_config(FaceAnalysisMethod, "quality").freeze_batchnorm
+    for frozen in (True, False):
+        cfg = tiny_config(FaceAnalysisConfig, **REGRESSION, freeze_batchnorm=frozen)
+        train, _, _ = build_datasets(cfg)
+        method = FaceAnalysisMethod(cfg, "cpu")
+        method.build()
+        method.train()
+        before = {k: v.clone() for k, v in method.net.state_dict().items()}
+        method.train_step(collate([train[i] for i in range(2)]), 0)
+        after = method.net.state_dict()
+        assert (not torch.equal(before["stem.1.running_mean"], after["stem.1.running_mean"])) is not frozen
+        assert not torch.equal(before["landmark_regressor.weight"], after["landmark_regressor.weight"])

@@ -57,3 +57,42 @@ def test_weights_round_trip_and_refusal(tmp_path):
         load_face_analysis(wrong)
     with pytest.raises(ConfigError, match="divisible"):
         FaceAnalysisArchitecture(resolution=36, depth=3)
+
+
+REGRESSING = FaceAnalysisArchitecture(resolution=32, width=4, depth=4, mean_face_prior=True, landmark_regression=True)
+
+
+def test_the_landmark_regressor_moves_the_prior_peaks_and_passes_gradients():
+    """Zero regressor: the peaks sit on the mean face; its output moves every peak with it."""
+    from engine.face.labels import heatmap_peaks
+
+    torch.manual_seed(0)
+    net = FaceAnalysisNet(REGRESSING).eval()
+    mean = torch.rand(68, 2) * 16 + 8
+    net.mean_landmarks.copy_(mean)
+    image = torch.rand(1, 3, 32, 32) * 2 - 1
+    with torch.no_grad():
+        heatmaps, _, points = net.analyse(image)
+    assert torch.equal(points[0], mean)
+    assert abs(heatmap_peaks(heatmaps[0].numpy()) - mean.numpy()).max() <= 0.75
+    shift = torch.tensor([3.0, -2.0]).repeat(68)
+    with torch.no_grad():
+        net.landmark_regressor.bias.copy_(shift)
+        heatmaps, _, points = net.analyse(image)
+    moved = mean + torch.tensor([3.0, -2.0])
+    assert torch.allclose(points[0], moved)
+    assert abs(heatmap_peaks(heatmaps[0].numpy()) - moved.numpy()).max() <= 0.75
+    with torch.no_grad():  # zero heads ignore the image; a trained regressor reads it
+        net.landmark_regressor.weight.normal_(0, 0.01)
+    image.requires_grad_(True)
+    heatmap_landmarks(net(image)[0]).sum().backward()
+    assert net.landmark_regressor.weight.grad.abs().sum() > 0 and image.grad.abs().sum() > 0
+
+
+def test_the_landmark_regressor_needs_the_prior_and_the_deep_stages():
+    with pytest.raises(ConfigError, match="mean_face_prior"):
+        FaceAnalysisArchitecture(resolution=32, depth=4, landmark_regression=True)
+    with pytest.raises(ConfigError, match="depth"):
+        FaceAnalysisArchitecture(resolution=32, depth=3, mean_face_prior=True, landmark_regression=True)
+    assert REGRESSING.regression_features() == (16 + 32 + 32) * 16
+    assert FaceAnalysisNet(REGRESSING).landmark_regressor.in_features == REGRESSING.regression_features()
