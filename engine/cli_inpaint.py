@@ -39,6 +39,7 @@ from engine.face import detect_faces, pick_face_for_mask
 from engine.face.detection import dlib_can_run
 from engine.imageio import IMAGE_SUFFIXES, ImageLossWarning, LoadedImage, image_files, read_image_with_info, read_mask
 from engine.imagesave import check_save_target, save_completion
+from engine.maskops import flatten
 from engine.masks.presets import PRESETS, preset_mask
 from engine.models import MODELS, create_model, get_spec
 from engine.models.base import InpaintModel, InpaintRequest, InpaintResult, draw_seed
@@ -151,7 +152,7 @@ def face_for_mask(image: np.ndarray, mask: np.ndarray, backend: str, source: Pat
     faces = detect_faces(image, backend=backend) if faces is None else faces
     if not faces:
         raise NoFaceError(f"no face found in {source}; face models need one (try --model telea)")
-    return pick_face_for_mask(faces, mask if mask.ndim == 2 else mask.max(axis=2))
+    return pick_face_for_mask(faces, flatten(mask))
 
 
 def holes_of(photo: Path, mask_file: Path | None, image: np.ndarray, args, needs_face: bool,

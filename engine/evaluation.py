@@ -30,6 +30,7 @@ from engine.face import align_face, detect_faces, detect_landmarks
 from engine.face.align import add_classical_detail
 from engine.face.identity import face_descriptor, identity_distance
 from engine.imageio import image_files, read_image
+from engine.maskops import flatten
 from engine.masks import (
     COLLAGAN_CASES,
     COLLAGAN_CODES,
@@ -312,9 +313,9 @@ class _ModelRunner:
         out = self.model.inpaint_crop(small, small_mask, seed=seed)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
         if self.native < self.size:  # what paste_back adds when a crop is enlarged into a photo
-            flat_small = small_mask.max(axis=2) if small_mask.ndim == 3 else small_mask
+            flat_small = flatten(small_mask)
             small_fill = cv2.resize(classical_fill(small, flat_small), (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
-            hole = mask.max(axis=2) if mask.ndim == 3 else mask
+            hole = flatten(mask)
             back = add_classical_detail(back, crop, hole > 127, small_fill)
         return composite(crop, back, mask)
 

@@ -29,6 +29,10 @@ def size_hw(size: Size) -> tuple[int, int]:
     return h, w
 
 
+def flatten(mask: np.ndarray) -> np.ndarray:
+    """The H x W mask of a channel-wise one (a pixel is missing where any channel is); H x W as is."""
+    return mask.max(axis=2) if mask.ndim == 3 else mask
+
 
 def to_binary(mask: np.ndarray) -> np.ndarray:
     """Any mask as uint8 0/255: bool as is; uint8 > 127; uint16 > 32767; floats (0..1) > 0.5;

@@ -16,6 +16,7 @@ from safetensors import safe_open
 from engine.errors import FaceInpaintError
 from engine.imageio import read_image_with_info, read_mask
 from engine.imagesave import save_image, save_mask
+from engine.maskops import flatten
 from engine.weights import check_weights
 from faceinpaint_app.icons import icon
 from faceinpaint_app.qimage import qimage_to_rgb, rgb_to_qimage
@@ -212,7 +213,7 @@ class FileActions(QObject):
         except FaceInpaintError as err:
             self.window.show_error("Cannot import the mask", str(err))
             return
-        self.window.replace_mask(mask if mask.ndim == 2 else mask.max(axis=2), f"Import {Path(path).name}")
+        self.window.replace_mask(flatten(mask), f"Import {Path(path).name}")
 
     def export_mask(self) -> None:
         if self.document.is_empty:

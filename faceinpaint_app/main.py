@@ -92,12 +92,13 @@ class ScriptedRun:
         if args.mask is not None:
             from engine.errors import FaceInpaintError
             from engine.imageio import read_mask
+            from engine.maskops import flatten
 
             try:
                 mask = read_mask(args.mask, window.document.mask.shape, resize=True)
             except FaceInpaintError as err:
                 return self.fail(str(err))
-            window.replace_mask(mask if mask.ndim == 2 else mask.max(axis=2), f"Import {args.mask.name}")
+            window.replace_mask(flatten(mask), f"Import {args.mask.name}")
         if args.preset and not window.apply_preset(args.preset, seed=args.seed):
             return self.fail(window.last_error)
         models = [m.strip() for m in args.compare.split(",") if m.strip()] if args.compare else []

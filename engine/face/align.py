@@ -19,6 +19,7 @@ import numpy as np
 
 from engine.errors import MaskError
 from engine.face.types import Face, five_points
+from engine.maskops import flatten
 from engine.prefill import classical_fill
 
 # Canonical five points as fractions of the crop size: image-left eye, image-right eye, nose tip,
@@ -287,7 +288,7 @@ def paste_back(
     warped = upsampled_warp(crop, crop_to_box, box_size)
     if detail and matrix_scale(crop_to_box) > DETAIL_ABOVE_ENLARGEMENT:
         crop_hole = aligned.warp_mask(mask)
-        crop_hole = crop_hole.max(axis=2) if crop_hole.ndim == 3 else crop_hole
+        crop_hole = flatten(crop_hole)
         crop_fill = upsampled_warp(classical_fill(aligned.crop, crop_hole), crop_to_box, box_size)
         warped = add_classical_detail(warped, box_image, box_hole, crop_fill)
     everywhere = np.full((aligned.size, aligned.size), 255, dtype=np.uint8)

@@ -34,6 +34,7 @@ import numpy as np
 import engine.face  # looked up per call, so a test or a front end may swap the detector
 from engine.device import empty_cache, select_device
 from engine.errors import CancelledError, ConfigError, MaskError, NoFaceError
+from engine.maskops import flatten
 from engine.models.settings import NoSettings, make_settings
 from engine.weights import WeightsStatus, check_weights
 
@@ -323,7 +324,7 @@ class InpaintModel:
 
     def _inpaint_face(self, request: InpaintRequest, mask: np.ndarray) -> list[InpaintResult]:
         image, face = request.image, request.face
-        flat_mask = mask if mask.ndim == 2 else mask.max(axis=2)
+        flat_mask = flatten(mask)
         if face is None:
             faces = engine.face.detect_faces(image)
             if not faces:
@@ -405,7 +406,7 @@ def composite(original: np.ndarray, completed: np.ndarray, mask: np.ndarray) -> 
 
 def region_of_interest(mask: np.ndarray, margin: int) -> tuple[int, int, int, int]:
     """Bounding box (y0, y1, x0, x1) of the hole, widened by ``margin`` and clipped to the image."""
-    flat = mask if mask.ndim == 2 else mask.max(axis=2)
+    flat = flatten(mask)
     ys, xs = np.nonzero(flat)
     h, w = flat.shape
     return (

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import cv2
 
+from engine.maskops import flatten
 from engine.models.base import CropCompletion, InpaintModel
 from engine.prefill import classical_fill
 
@@ -18,7 +19,7 @@ class _OpenCVInpainter(InpaintModel):
     flag: int
 
     def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
-        hole = mask if mask.ndim == 2 else mask.max(axis=2)
+        hole = flatten(mask)
         return [CropCompletion(image=classical_fill(crop, hole, self.flag), seed=seeds[0])]
 
 

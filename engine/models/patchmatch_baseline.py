@@ -11,6 +11,7 @@ import threading
 
 import numpy as np
 
+from engine.maskops import flatten
 from engine.models.base import CropCompletion, InpaintModel
 
 PATCH_RADIUS = 3  # 7 x 7 patches: the library's examples; larger ones cost far more for little gain at face scale
@@ -23,7 +24,7 @@ class PatchMatchInpainter(InpaintModel):
     def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
         from patchmatch import patch_match
 
-        hole = ((mask if mask.ndim == 2 else mask.max(axis=2)) > 127).astype(np.uint8)
+        hole = (flatten(mask) > 127).astype(np.uint8)
         results = []
         for index, seed in enumerate(seeds):
             cancel.check(f"before sample {index + 1}")

@@ -80,3 +80,13 @@ def test_shrink_mask_covering_keeps_every_thin_stroke():
     # ... no hole appears where there was none, and an empty mask stays empty
     assert (small[:, :3] == 0).all() and not maskops.shrink_mask_covering(np.zeros((128, 128), np.uint8), (96, 96)).any()
     np.testing.assert_array_equal(maskops.shrink_mask_covering(SQUARE, SQUARE.shape), SQUARE)
+
+
+def test_flatten_marks_a_pixel_missing_where_any_channel_is():
+    channel_wise = np.zeros((4, 5, 3), np.uint8)
+    channel_wise[1, 2, 0] = 255  # only red missing
+    channel_wise[3, 4, 2] = 255  # only blue missing
+    flat = maskops.flatten(channel_wise)
+    assert flat.shape == (4, 5) and flat[1, 2] == 255 and flat[3, 4] == 255 and flat.sum() == 2 * 255
+    plain = np.eye(4, dtype=np.uint8) * 255
+    assert maskops.flatten(plain) is plain
