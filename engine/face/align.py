@@ -243,8 +243,14 @@ def paste_back(
     poisson: bool = False,
     grain: bool = True,
     detail: bool = True,
+    crop_mask: np.ndarray | None = None,
+    shared: dict | None = None,
 ) -> np.ndarray:
     """Put the completed ``crop`` back into ``image``, changing only pixels inside ``mask``.
+
+    Pasting several completions of one request: pass the ``crop_mask`` already warped
+    (``aligned.warp_mask(mask)``) and one ``shared`` dict to every call, so the photo-scale
+    detail (two Telea fills, most of the cost on a large photo) is made once, not once a sample.
 
     A crop smaller than the face it fills is brought up to the photo's scale smoothly
     (``upsampled_warp``: no blocks however large the photo), with ``detail`` given what the
@@ -287,10 +293,16 @@ def paste_back(
     box_size = (x1 - x0, y1 - y0)
     warped = upsampled_warp(crop, crop_to_box, box_size)
     if detail and matrix_scale(crop_to_box) > DETAIL_ABOVE_ENLARGEMENT:
-        crop_hole = aligned.warp_mask(mask)
-        crop_hole = flatten(crop_hole)
-        crop_fill = upsampled_warp(classical_fill(aligned.crop, crop_hole), crop_to_box, box_size)
-        warped = add_classical_detail(warped, box_image, box_hole, crop_fill)
+        key = ("detail", y0, y1, x0, x1)
+        if shared is None or key not in shared:
+            crop_hole = flatten(aligned.warp_mask(mask) if crop_mask is None else crop_mask)
+            crop_fill = upsampled_warp(classical_fill(aligned.crop, crop_hole), crop_to_box, box_size)
+            fine = classical_detail(box_image, box_hole, crop_fill)
+            if shared is not None:
+                shared[key] = fine
+        else:
+            fine = shared[key]
+        warped = np.clip(np.rint(warped.astype(np.float32) + fine), 0, 255).astype(np.uint8)
     everywhere = np.full((aligned.size, aligned.size), 255, dtype=np.uint8)
     covered = cv2.warpAffine(everywhere, crop_to_box, box_size, flags=cv2.INTER_NEAREST) > 0
     fill = box_hole & covered
@@ -325,9 +337,14 @@ def add_classical_detail(fill: np.ndarray, photo: np.ndarray, hole: np.ndarray,
     pixel and the rim of the hole stay as sharp as the photo, and the learned structure is the
     crop's (in the spirit of Yi et al. 2020's low-resolution completion plus context residuals).
     """
-    full = classical_fill(photo, hole.astype(np.uint8) * 255).astype(np.float32)
-    detail = full - crop_fill_enlarged.astype(np.float32)
+    detail = classical_detail(photo, hole, crop_fill_enlarged)
     return np.clip(np.rint(fill.astype(np.float32) + detail), 0, 255).astype(np.uint8)
+
+
+def classical_detail(photo: np.ndarray, hole: np.ndarray, crop_fill_enlarged: np.ndarray) -> np.ndarray:
+    """float32 detail ``add_classical_detail`` adds: Telea's fill at the photo's scale minus the enlarged crop-scale one."""
+    full = classical_fill(photo, hole.astype(np.uint8) * 255).astype(np.float32)
+    return full - crop_fill_enlarged.astype(np.float32)
 
 
 def upsampled_warp(crop: np.ndarray, crop_to_box: np.ndarray, box_size: tuple[int, int]) -> np.ndarray:

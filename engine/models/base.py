@@ -334,9 +334,11 @@ class InpaintModel:
         crop_mask = aligned.warp_mask(mask)
         if not crop_mask.any():
             raise MaskError("the painted area lies outside the face this model completes")
+        shared: dict = {}  # the photo-scale detail, made once for every sample
         return [
             InpaintResult(
-                image=engine.face.paste_back(image, out.image, aligned, mask, poisson=request.poisson),
+                image=engine.face.paste_back(image, out.image, aligned, mask, poisson=request.poisson,
+                                             crop_mask=crop_mask, shared=shared),
                 crop=out.image,
                 crop_mask=crop_mask,
                 seed=out.seed,

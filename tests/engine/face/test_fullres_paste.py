@@ -108,3 +108,28 @@ def test_a_crop_that_is_its_own_prefill_pastes_as_the_photo_scale_fill(sample_ph
     assert error(with_detail) <= 1.0
     assert error(without) > 3 * max(error(with_detail), 0.5)
     np.testing.assert_array_equal(with_detail[~hole], photo[~hole])
+
+
+def test_samples_of_one_request_share_the_photo_scale_detail(sample_photo, sample_face, monkeypatch):
+    """Pasting several completions with one ``shared`` dict gives exactly what separate pastes give,
+    and pays the two Telea fills of the detail once instead of once a sample."""
+    photo = cv2.resize(sample_photo, (1024, 1024), interpolation=cv2.INTER_CUBIC)
+    scale = 1024 / sample_photo.shape[1]
+    face = Face(box=tuple(v * scale for v in sample_face.box), landmarks=sample_face.landmarks * scale)
+    aligned = align_face(photo, face, 96)
+    mask = np.zeros(photo.shape[:2], np.uint8)
+    x0, y0, x1, y1 = (int(v) for v in face.box)
+    mask[(y0 + y1) // 2 : y1 - 20, x0 + 30 : x1 - 30] = 255
+    rng = np.random.default_rng(1)
+    crops = [np.clip(aligned.crop.astype(np.int16) + rng.integers(-30, 30, aligned.crop.shape), 0, 255).astype(np.uint8)
+             for _ in range(3)]
+    separate = [paste_back(photo, crop, aligned, mask) for crop in crops]
+    calls = []
+    real_fill = align.classical_fill
+    monkeypatch.setattr(align, "classical_fill", lambda *a, **k: calls.append(1) or real_fill(*a, **k))
+    shared: dict = {}
+    crop_mask = aligned.warp_mask(mask)
+    together = [paste_back(photo, crop, aligned, mask, crop_mask=crop_mask, shared=shared) for crop in crops]
+    for a, b in zip(separate, together):
+        np.testing.assert_array_equal(a, b)
+    assert len(calls) == 2  # photo scale + crop scale, once for the three samples
