@@ -7,6 +7,7 @@ the operations, re-exported here so ``engine.masks`` is the one place front ends
 from engine.maskops import (
     HOLE,
     Size,
+    enlarge_mask_covering,
     feather,
     grow,
     hole_ratio,
@@ -54,6 +55,7 @@ __all__ = [
     "channel_mask_boxes",
     "channel_masks",
     "channel_masks_and_boxes",
+    "enlarge_mask_covering",
     "feather",
     "grow",
     "hole_area_bucket",

@@ -146,6 +146,24 @@ def test_a_shrunk_crop_hands_no_blanked_pixel_to_the_model_as_known(monkeypatch)
     np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])
 
 
+def test_an_enlarged_crop_hands_no_blanked_pixel_to_the_model_as_known(monkeypatch):
+    """A 96 px table run by a 128 px model (collaGAN on ``mde-occlusions``): bicubic enlarging
+    spreads the blanked hole into the ring around it, so that ring must be a hole too."""
+    toy_models.add_row(monkeypatch, RECORDING_96)
+    Recording96Inpainter.seen.clear()
+    crop = np.full((72, 72, 3), 200, np.uint8)
+    mask = np.zeros((72, 72), np.uint8)
+    mask[20:40, 30:50] = 255  # an eye-sized block
+    mask[55, :] = 255  # and a thin stroke
+    runner = _ModelRunner(create_model("test-record-96"), 72)
+    out = runner(crop, mask, seed=0)
+    big, big_mask = Recording96Inpainter.seen[-1]
+    assert big.shape == (96, 96, 3) and big_mask.shape == (96, 96)
+    known = big_mask == 0
+    assert known.mean() > 0.6 and big[known].min() >= 199, "blanked hole pixels were handed over as known"
+    np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])
+
+
 def test_bad_configurations_are_refused(faces_dir, tmp_path):
     from engine.errors import FaceInpaintError, ImageReadError, MaskError
 

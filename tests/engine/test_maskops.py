@@ -90,3 +90,18 @@ def test_flatten_marks_a_pixel_missing_where_any_channel_is():
     assert flat.shape == (4, 5) and flat[1, 2] == 255 and flat[3, 4] == 255 and flat.sum() == 2 * 255
     plain = np.eye(4, dtype=np.uint8) * 255
     assert maskops.flatten(plain) is plain
+
+
+def test_enlarge_mask_covering_grows_the_hole_by_the_bicubic_reach_never_shrinks_it():
+    mask = np.zeros((30, 30), np.uint8)
+    mask[10:15, 12:14] = 255
+    big = maskops.enlarge_mask_covering(mask, (45, 45))
+    plain = maskops.resize_mask(mask, (45, 45))
+    assert big.shape == (45, 45) and set(np.unique(big)) == {0, 255}
+    assert np.all(big[plain > 0] == 255) and (big > 0).sum() > (plain > 0).sum()
+    ys, xs = np.nonzero(big)
+    assert ys.min() >= (10 - 3) * 1.5 and ys.max() <= (15 + 3) * 1.5  # grown by ~2 source pixels, not more
+    channel_wise = np.zeros((30, 30, 3), np.uint8)
+    channel_wise[5:8, 5:8, 1] = 255
+    grown = maskops.enlarge_mask_covering(channel_wise, 45)
+    assert grown.shape == (45, 45, 3) and grown[..., 1].any() and not grown[..., 0].any()
