@@ -42,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--seed", type=int, help="mask of image i is drawn from seed + i (default 0)")
     parser.add_argument("--device", help="auto (default), cuda, mps or cpu")
     parser.add_argument("--face-backend", choices=FACE_BACKENDS, help="face detector (default auto)")
+    parser.add_argument("--no-face-metrics", dest="face_metrics", action="store_false", default=None,
+                        help="PSNR, SSIM and L1 only: no landmark NME or identity distance of the results "
+                             "(each needs dlib on every result; the irregular targets are PSNR and SSIM)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -72,6 +75,7 @@ def make_config(args: argparse.Namespace) -> EvalConfig:
         "seed": args.seed,
         "face_backend": args.face_backend,
         "device": args.device,
+        "face_metrics": args.face_metrics,
     }
     if args.config is not None:
         return EvalConfig.from_toml(args.config, **given)

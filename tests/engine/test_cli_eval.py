@@ -85,6 +85,17 @@ def test_toml_config_with_command_line_overrides(faces_dir, tmp_path):
     assert report["config"]["protocol"] == "center-block"
 
 
+def test_no_face_metrics_leaves_nme_and_identity_out(faces_dir, tmp_path):
+    out = tmp_path / "r.json"
+    argv = ["--data", str(faces_dir), "--protocol", "center-block", "--models", "telea", "--limit", "1", "--quiet"]
+    assert main([*argv, "--no-face-metrics", "--json", str(out)]) == 0
+    report = json.loads(out.read_text())
+    assert report["config"]["face_metrics"] is False
+    assert all(r["landmark_nme"] is None and r.get("identity_dist") is None and r["psnr"] > 0 for r in report["rows"])
+    assert main([*argv, "--json", str(out)]) == 0
+    assert json.loads(out.read_text())["config"]["face_metrics"] is True
+
+
 def test_bad_toml_config(tmp_path, capsys):
     config = tmp_path / "eval.toml"
     config.write_text('protocol = "center-block"\nspeed = "fast"\n')
