@@ -207,6 +207,8 @@ def recorded_score(method: str, shipped: Path, protocol: str, config: dict, subs
     gate_record = entry.get("gate") if isinstance(entry, dict) else None
     if not isinstance(gate_record, dict) or gate_record.get("sha256") != sha256_file(shipped):
         return None
+    if gate_record.get("inputs", {}) != shipped_inputs(method, entry.get("architecture")):
+        return None  # a shipped file it reads (PD-GAN's collaGAN prior) changed since: its scores did too
     same = (gate_record.get("protocol") == protocol and gate_record.get("subset") == subset
             and gate_record.get("seed") == seed and gate_record.get("images") == config["images"]
             and gate_record.get("data") == [_set_name(d) for d in config["data"]])
@@ -215,6 +217,19 @@ def recorded_score(method: str, shipped: Path, protocol: str, config: dict, subs
     per_case = {case: (float(p), float(q)) for case, (p, q) in gate_record["per_case"].items()}
     log.info("the shipped %s's scores come from its gate record (%s)", method, gate_record.get("date", "undated"))
     return GateScore(shipped.name, float(gate_record["psnr"]), float(gate_record["ssim"]), per_case)
+
+
+def shipped_inputs(method: str, architecture) -> dict[str, str]:
+    """sha256 of the other shipped files whose weights this model's completions read: PD-GAN's
+    frozen collaGAN prior. A gate record is reused only while they are unchanged."""
+    from engine.paths import weights_dir
+    from engine.weights import read_manifest, sha256_file
+
+    if method == "pdgan" and _json(architecture).get("prior") == "collagan":
+        entry = read_manifest().get("models", {}).get("collagan")
+        path = weights_dir() / entry["file"] if isinstance(entry, dict) and entry.get("file") else None
+        return {"collagan": sha256_file(path) if path is not None and path.is_file() else "missing"}
+    return {}
 
 
 def _mean_face_of(candidate: Path, path: Path) -> Path:
@@ -266,6 +281,7 @@ def ship(candidate: str | Path, *, dry_run: bool = False, **kwargs) -> GateResul
                          result.metrics.secondary: round(result.reference.secondary, 4)},
             "date": f"{dt.datetime.now(dt.UTC):%Y-%m-%d}",
             "sha256": sha256_file(target),  # the file these scores are of
+            "inputs": shipped_inputs(result.method, metadata.get("architecture")),  # and the files it reads
         },
     })
     print(f"shipped {candidate.name} as {target}")

@@ -137,3 +137,25 @@ def test_the_shipped_files_own_gate_record_stands_in_for_rescoring_it(tmp_path, 
     update_manifest("collagan", {**read_manifest()["models"]["collagan"], "sha256": sha256_file(replaced)})
     ship_module.gate(weights(tmp_path / "again.safetensors", tint=0.0), data=[face_folder], subset=3)
     assert len(scored) == 5  # the record is of another file: the shipped one is scored again
+
+
+def test_a_pdgan_gate_record_stands_only_while_its_collagan_prior_is_unchanged(tmp_path, weights_folder, monkeypatch):
+    """PD-GAN completes on top of the shipped collaGAN: a new collaGAN makes its recorded scores stale."""
+    import training.ship as ship_module
+    from engine.weights import update_manifest
+
+    prior = install(weights_folder, weights(tmp_path / "prior.safetensors", tint=0.0))
+    pdgan = weights_folder / "pdgan.safetensors"
+    pdgan.write_bytes(b"stand-in for PD-GAN weights")
+    architecture = {"prior": "collagan", "resolution": 128}
+    inputs = ship_module.shipped_inputs("pdgan", architecture)
+    assert inputs == {"collagan": sha256_file(prior)} and ship_module.shipped_inputs("collagan", dataclasses.asdict(ARCH)) == {}
+    record = {"protocol": "collagan-occlusions", "subset": 3, "seed": 0, "images": 3, "data": ["faces/val"],
+              "psnr": 30.0, "ssim": 0.9, "per_case": {"mouth": [30.0, 0.9]}, "sha256": sha256_file(pdgan), "inputs": inputs}
+    update_manifest("pdgan", {"file": pdgan.name, "sha256": sha256_file(pdgan), "bytes": pdgan.stat().st_size,
+                              "method": "pdgan", "architecture": architecture, "gate": record})
+    config = {"images": 3, "data": ["faces/val"]}
+    monkeypatch.setattr(ship_module, "_set_name", lambda folder: folder)
+    assert ship_module.recorded_score("pdgan", pdgan, "collagan-occlusions", config, 3, 0).psnr == 30.0
+    prior.write_bytes((tmp_path / "prior.safetensors").read_bytes() + b" ")  # collaGAN replaced
+    assert ship_module.recorded_score("pdgan", pdgan, "collagan-occlusions", config, 3, 0) is None
