@@ -5,6 +5,7 @@ Run from the repository root: python3 docs/check_targets.py
 """
 import json
 from pathlib import Path
+
 R = Path("docs/results")
 for protocol in ("collagan-occlusions", "mde-occlusions", "irregular"):
     rows = []

@@ -99,7 +99,7 @@ def test_enlarge_mask_covering_grows_the_hole_by_the_bicubic_reach_never_shrinks
     plain = maskops.resize_mask(mask, (45, 45))
     assert big.shape == (45, 45) and set(np.unique(big)) == {0, 255}
     assert np.all(big[plain > 0] == 255) and (big > 0).sum() > (plain > 0).sum()
-    ys, xs = np.nonzero(big)
+    ys, _ = np.nonzero(big)
     assert ys.min() >= (10 - 3) * 1.5 and ys.max() <= (15 + 3) * 1.5  # grown by ~2 source pixels, not more
     channel_wise = np.zeros((30, 30, 3), np.uint8)
     channel_wise[5:8, 5:8, 1] = 255

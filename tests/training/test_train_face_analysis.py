@@ -129,7 +129,7 @@ def test_the_prior_travels_with_the_exported_weights(tiny_config, tmp_path):
     assert net.mean_landmarks.abs().sum() > 0 and not torch.all(net.mean_landmarks == arch.resolution / 2)
 
 
-REGRESSION = dict(width=8, depth=4, mean_face_prior=True, landmark_regression=True)
+REGRESSION = {"width": 8, "depth": 4, "mean_face_prior": True, "landmark_regression": True}
 
 
 def _landmark_errors(net, samples) -> tuple[float, float]:
