@@ -121,8 +121,7 @@ class FaceAnalysisMethod(TrainMethod):
 
     def train_step(self, batch: dict[str, Tensor], step: int) -> dict[str, float]:
         with self.autocast():
-            heatmaps, parsing, regressed = unwrap(self.net).analyse(batch["image"]) if self.arch.landmark_regression \
-                else (*self.net(batch["image"]), None)
+            heatmaps, parsing, regressed = self.net(batch["image"], with_landmarks=True)
             heatmap_loss = F.mse_loss(heatmaps.float(), batch["heatmaps68"])
             parsing_loss = F.cross_entropy(parsing.float(), batch["parsing"])
             loss = self.cfg.heatmap_weight * heatmap_loss + parsing_loss

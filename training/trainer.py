@@ -379,14 +379,13 @@ class Trainer:
     def _best_score(self) -> float:
         """The resumed run's best held-out score, signed so that higher is better; -inf for a new run."""
         path = self.out / "best.json"
-        key, higher_is_better = self.method_cls.best_metric
         if not self.resume:
             return -math.inf
         try:
-            value = float(json.loads(path.read_text(encoding="utf-8"))[key])
-        except (OSError, ValueError, KeyError, TypeError):
+            value = _signed_best(self.method_cls, json.loads(path.read_text(encoding="utf-8")))
+        except (OSError, ValueError, TypeError, AttributeError):
             return -math.inf
-        return value if higher_is_better else -value
+        return -math.inf if math.isnan(value) else value
 
     def _keep_if_best(self, method: TrainMethod, sampler, batches, step: int, wall: float, best: float) -> float:
         """Score the shipped copy (EMA) on the held-out crops; a better score replaces best.pt."""
@@ -401,8 +400,7 @@ class Trainer:
         log.info("step %d held-out: %s", step, ", ".join(f"{k} {v:.4f}" for k, v in means.items()))
         if not method.counts_for_best():
             return best
-        key, higher_is_better = method.best_metric
-        score = means.get(key, math.nan) * (1 if higher_is_better else -1)
+        score = _signed_best(method, means)
         if score > best:  # "best" is kept so that higher is better; NaN never wins
             self._save_checkpoint(self.out / BEST_CHECKPOINT, method, sampler, step, wall)
             atomic_write_text(self.out / "best.json", json.dumps({"step": step, **means}, indent=2))
@@ -438,6 +436,13 @@ def run_training(method_cls: type[TrainMethod], cfg: TrainConfig, *, resume: boo
 
 
 # -- helpers ---------------------------------------------------------------------------------------
+def _signed_best(method, scores: dict) -> float:
+    """The method's ``best_metric`` in ``scores``, signed so that higher is better (NaN when absent)."""
+    key, higher_is_better = method.best_metric
+    value = float(scores.get(key, math.nan))
+    return value if higher_is_better else -value
+
+
 def _loader_generator(seed: int, epoch: int) -> torch.Generator:
     """The DataLoader's own RNG, a function of (seed, epoch) alone: without one, each iterator
     draws its base seed from the global RNG, so a resumed run's global RNG (restored from the

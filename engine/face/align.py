@@ -302,7 +302,7 @@ def paste_back(
                 shared[key] = fine
         else:
             fine = shared[key]
-        warped = np.clip(np.rint(warped.astype(np.float32) + fine), 0, 255).astype(np.uint8)
+        warped = _plus_detail(warped, fine)
     everywhere = np.full((aligned.size, aligned.size), 255, dtype=np.uint8)
     covered = cv2.warpAffine(everywhere, crop_to_box, box_size, flags=cv2.INTER_NEAREST) > 0
     fill = box_hole & covered
@@ -337,7 +337,10 @@ def add_classical_detail(fill: np.ndarray, photo: np.ndarray, hole: np.ndarray,
     pixel and the rim of the hole stay as sharp as the photo, and the learned structure is the
     crop's (in the spirit of Yi et al. 2020's low-resolution completion plus context residuals).
     """
-    detail = classical_detail(photo, hole, crop_fill_enlarged)
+    return _plus_detail(fill, classical_detail(photo, hole, crop_fill_enlarged))
+
+
+def _plus_detail(fill: np.ndarray, detail: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(fill.astype(np.float32) + detail), 0, 255).astype(np.uint8)
 
 

@@ -135,12 +135,10 @@ class FaceAnalysisNet(nn.Module):
             feats.append(stage(feats[-1]))
         return feats
 
-    def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
-        heatmaps, parsing, _ = self.analyse(x)
-        return heatmaps, parsing
-
-    def analyse(self, x: Tensor) -> tuple[Tensor, Tensor, Tensor | None]:
-        """Heatmaps, parsing logits and the regressed landmarks ((B, 68, 2) pixels; None without the regressor)."""
+    def forward(self, x: Tensor, with_landmarks: bool = False):
+        """Heatmaps and parsing logits; ``with_landmarks`` adds the regressed landmarks ((B, 68, 2)
+        pixels; None without the regressor). A flag of forward, not another method, so a DDP-wrapped
+        network still synchronises the gradients of a training step that reads them."""
         feats = self.features(x)
         points = self.regressed_landmarks(feats) if self.arch.landmark_regression else None
         y = feats[-1]
@@ -154,7 +152,8 @@ class FaceAnalysisNet(nn.Module):
                 prior = F.interpolate(prior[None], size=size, mode="bilinear", align_corners=False)[0]
             heatmap_logits = heatmap_logits + self.landmark_prior_logits(tuple(size), points).to(heatmap_logits.dtype)
             parsing = parsing + prior.to(parsing.dtype)
-        return torch.sigmoid(heatmap_logits), parsing, points
+        heatmaps = torch.sigmoid(heatmap_logits)
+        return (heatmaps, parsing, points) if with_landmarks else (heatmaps, parsing)
 
 
 def heatmap_landmarks(heatmaps: Tensor, temperature: float = 0.02) -> Tensor:

@@ -72,13 +72,13 @@ def test_the_landmark_regressor_moves_the_prior_peaks_and_passes_gradients():
     net.mean_landmarks.copy_(mean)
     image = torch.rand(1, 3, 32, 32) * 2 - 1
     with torch.no_grad():
-        heatmaps, _, points = net.analyse(image)
+        heatmaps, _, points = net(image, with_landmarks=True)
     assert torch.equal(points[0], mean)
     assert abs(heatmap_peaks(heatmaps[0].numpy()) - mean.numpy()).max() <= 0.75
     shift = torch.tensor([3.0, -2.0]).repeat(68)
     with torch.no_grad():
         net.landmark_regressor.bias.copy_(shift)
-        heatmaps, _, points = net.analyse(image)
+        heatmaps, _, points = net(image, with_landmarks=True)
     moved = mean + torch.tensor([3.0, -2.0])
     assert torch.allclose(points[0], moved)
     assert abs(heatmap_peaks(heatmaps[0].numpy()) - moved.numpy()).max() <= 0.75
