@@ -28,7 +28,7 @@ from torch import Tensor, nn
 
 from engine.models.dcgan import DCGANArchitecture, DCGANNet, LatentSearch, SearchSettings, encoder_budget
 from training.config import ConfigError, TrainConfig
-from training.methods import TrainMethod, adam, register, score_composites, set_requires_grad, unwrap
+from training.methods import TrainMethod, adam, load_keeping_fresh, register, score_composites, set_requires_grad, unwrap
 
 
 @dataclass
@@ -155,10 +155,7 @@ class DCGANMethod(TrainMethod):
 
     def load_export(self, tensors: dict[str, Tensor]) -> None:
         """The exported layout; a file without E keeps this run's E as it is."""
-        state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
-        if self.net.encoder is not None and not any(k.startswith("encoder.") for k in state):
-            state |= {f"encoder.{k}": v for k, v in self.net.encoder.state_dict().items()}
-        self.net.load_state_dict(state)
+        load_keeping_fresh(self.net, tensors, ("encoder.",))
 
     @torch.no_grad()
     def sample(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:

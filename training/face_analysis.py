@@ -17,7 +17,7 @@ from torch import Tensor
 
 from engine.models.face_analysis import FaceAnalysisArchitecture, FaceAnalysisNet, heatmap_landmarks
 from training.config import TrainConfig
-from training.methods import TrainMethod, register, unwrap
+from training.methods import TrainMethod, load_keeping_fresh, register, unwrap
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,7 @@ class FaceAnalysisMethod(TrainMethod):
     name = "face-analysis"
     config_cls = FaceAnalysisConfig
     best_metric = ("nme", False)
+    growable_flags = ("landmark_regression",)  # the regressor is fitted before step 0 (fit_before_training)
     # Full resolution throughout (the mean-face prior is drawn at it), no prefill: it completes nothing.
     # Width 16 keeps the file at 2.5 MB: at width 32 (10 MB) the six shipped networks exceed 50 MB.
     quality_recipe = {"mean_face_prior": True, "width": 16, "low_resolution": 0, "batch_size": 32, "lr": 1e-3,
@@ -91,18 +92,8 @@ class FaceAnalysisMethod(TrainMethod):
         self.net.set_mean_face(torch.stack([s["landmarks"] for s in samples]).to(self.device),
                                torch.stack([s["parsing"] for s in samples]).to(self.device))
 
-    def architecture_fits(self, recorded, mine) -> bool:
-        """A file without the landmark regressor continues a run with one (the regressor starts fresh)."""
-        if isinstance(recorded, dict) and isinstance(mine, dict) and mine.get("landmark_regression"):
-            recorded = {**recorded, "landmark_regression": True}
-        return recorded == mine
-
     def load_export(self, tensors: dict[str, Tensor]) -> None:
-        missing = set(unwrap(self.net).state_dict()) - set(tensors)
-        if missing - {"landmark_regressor.weight", "landmark_regressor.bias"}:
-            raise RuntimeError(f"missing {sorted(missing)}")
-        unwrap(self.net).load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in tensors.items()},
-                                         strict=not missing)
+        load_keeping_fresh(unwrap(self.net), tensors, ("landmark_regressor.",))
 
     def fit_before_training(self, train_set) -> None:
         """Solve the landmark regressor in closed form on the starting encoder (``ridge_samples``)."""

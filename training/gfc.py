@@ -19,7 +19,7 @@ from engine.models.gfc import GFCArchitecture, GFCGenerator
 from engine.models.residual_unet import prefill
 from training.config import TrainConfig
 from training.losses import composite_loss, gan_loss
-from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
+from training.methods import TrainMethod, adam, load_keeping_fresh, register, set_requires_grad, unwrap
 
 
 @dataclass
@@ -33,6 +33,7 @@ class GFCConfig(TrainConfig):
     resolution: int = 128  # GFC works on 128 x 128 aligned faces
     width: int = 64
     bottleneck: int = 512
+    skips: bool = False  # the paper's decoder sees the bottleneck only; the quality recipe adds skips
     batch_size: int = 64
     epochs: int = 20
     lr: float = 2e-4  # DCGAN's Adam settings (the discriminators are DCGAN-style)
@@ -94,13 +95,16 @@ class GFCMethod(TrainMethod):
     batch_keys = frozenset({"parsing"})
     # The FC bottleneck fixes the resolution: no progressive low-resolution phase. Bottleneck 128 keeps
     # the fp16 file near 8 MB at width 32 (all shipped weights must stay under 50 MB).
-    quality_recipe = {"width": 32, "bottleneck": 64, "batch_size": 16, "lr": 1e-3, "beta1": 0.9, "low_resolution": 0}
+    # Skips: a 64-wide bottleneck alone leaves GFC below Telea on small holes (docs/model-notes/gfc.md).
+    growable_flags = ("skips",)  # the zero-initialised skips join a file trained without them
+    quality_recipe = {"width": 32, "bottleneck": 64, "skips": True, "batch_size": 16, "lr": 1e-3, "beta1": 0.9,
+                      "low_resolution": 0}
 
     def build(self) -> None:
         cfg: GFCConfig = self.cfg
         recipe = cfg.prefill != "paper"
         self.arch = GFCArchitecture(resolution=cfg.resolution, width=cfg.width, bottleneck=cfg.bottleneck,
-                                    prefill=cfg.prefill if recipe else "noise", residual=recipe)
+                                    prefill=cfg.prefill if recipe else "noise", residual=recipe, skips=cfg.skips)
         self.local_size = cfg.local_size or cfg.resolution // 2
         self.generator = GFCGenerator(self.arch).to(self.device)
         self.local_d = DCGANDiscriminator(self.local_size, cfg.width).to(self.device)
@@ -115,6 +119,9 @@ class GFCMethod(TrainMethod):
 
     def networks(self):
         return {"generator": self.generator, "local_d": self.local_d, "global_d": self.global_d}
+
+    def load_export(self, tensors: dict[str, Tensor]) -> None:
+        load_keeping_fresh(unwrap(self.generator), tensors, ("skips.",))
 
     def optimizers(self):
         return {"opt_g": self.opt_g, "opt_local": self.opt_local, "opt_global": self.opt_global}
@@ -190,4 +197,6 @@ class GFCMethod(TrainMethod):
         arch = {"resolution": self.arch.resolution, "width": self.arch.width, "bottleneck": self.arch.bottleneck}
         if self.arch.residual:  # older files load as the paper's form
             arch.update(prefill=self.arch.prefill, residual=True)
+        if self.arch.skips:
+            arch["skips"] = True
         return self.shipped_state(), arch

@@ -58,6 +58,8 @@ class TrainMethod(abc.ABC):
     ema_networks: ClassVar[tuple[str, ...]] = ("generator",)
     # Config values of ``--recipe quality`` for this method, on top of ``training.recipe.QUALITY``.
     quality_recipe: ClassVar[dict[str, Any]] = {}
+    # Architecture flags whose modules start fresh when ``--init`` names a file trained without them.
+    growable_flags: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str) -> None:
         self.cfg = cfg
@@ -218,7 +220,10 @@ class TrainMethod(abc.ABC):
             ema.shadow.load_state_dict(unwrap(getattr(self, name)).state_dict())
 
     def architecture_fits(self, recorded: Any, mine: Any) -> bool:
-        """Whether weights recorded with ``recorded`` can continue this run (default: the same)."""
+        """Whether weights recorded with ``recorded`` can continue this run: the same architecture,
+        up to ``growable_flags`` this run switches on."""
+        if isinstance(recorded, dict) and isinstance(mine, dict):
+            recorded = {**recorded, **{flag: True for flag in self.growable_flags if mine.get(flag)}}
         return recorded == mine
 
     def load_export(self, tensors: dict[str, Tensor]) -> None:
@@ -264,6 +269,17 @@ class TrainMethod(abc.ABC):
         if self.channels_last:
             moved = {k: v.contiguous(memory_format=torch.channels_last) if v.dim() == 4 else v for k, v in moved.items()}
         return moved
+
+
+def load_keeping_fresh(net: nn.Module, tensors: dict[str, Tensor], fresh_prefixes: tuple[str, ...]) -> None:
+    """Load ``tensors`` into ``net`` strictly, except that parameters under ``fresh_prefixes`` the file
+    lacks keep their current (freshly initialised) values: a file from before a module was added."""
+    state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
+    own = net.state_dict()
+    missing = set(own) - set(state)
+    if any(not key.startswith(fresh_prefixes) for key in missing):
+        raise RuntimeError(f"missing {sorted(k for k in missing if not k.startswith(fresh_prefixes))}")
+    net.load_state_dict(state | {k: own[k] for k in missing})
 
 
 def _normalise(architecture: Any) -> Any:

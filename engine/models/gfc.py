@@ -7,6 +7,12 @@ crop with its hole filled with noise, as in the paper (the generator is not told
 ``residual = True`` is the quality recipe's form: the hole prefilled by Telea and the mask as a
 fourth input channel, GroupNorm in the decoder, and a zero-initialised last convolution whose
 output is added to the prefill (``engine.models.residual_unet``), so training starts at Telea.
+
+``skips = True`` departs from the paper for quality at little compute: each decoder stage also
+receives the encoder's features at its resolution through a 1x1 convolution (additive, as in a
+U-Net; Ronneberger et al. 2015). Everything the paper's decoder sees passes the fully connected
+bottleneck, so a narrow bottleneck can only add a blurred residual; the skips carry the local
+context past it. They start at zero, so a file trained without them continues unchanged.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ class GFCArchitecture:
     bottleneck: int = 512  # the paper does not give the FC size; 512 keeps the FC layers at ~17M weights
     prefill: str = "noise"  # the paper's noise, or the recipe's "telea"
     residual: bool = False  # the recipe: mask input, GroupNorm decoder, prefill + zero-initialised residual
+    skips: bool = False  # the recipe: zero-initialised additive encoder-to-decoder skips (not in the paper)
 
     def __post_init__(self) -> None:
         if self.resolution % 16:
@@ -82,13 +89,44 @@ class GFCGenerator(nn.Module):
             nn.init.zeros_(head.weight)
             nn.init.zeros_(head.bias)
         self.decoder = nn.Sequential(*decoder, head, nn.Identity() if arch.residual else nn.Tanh())
+        # One 1x1 projection per decoder stage, from the encoder stage of the same resolution (deepest first).
+        self.skips = nn.ModuleList()
+        if arch.skips:
+            encoder_channels = [w * mult for _, mult in reversed(ENCODER_STAGES)]
+            decoder_inputs = [w * mult for _, mult in stages]
+            for cin_skip, cout_skip in zip(encoder_channels, decoder_inputs):
+                projection = nn.Conv2d(cin_skip, cout_skip, 1)
+                nn.init.zeros_(projection.weight)
+                nn.init.zeros_(projection.bias)
+                self.skips.append(projection)
 
     def forward(self, filled: Tensor, mask: Tensor | None = None) -> Tensor:
         """``filled``: the crop with its hole prefilled; ``mask`` (1 = hole) is read by the residual form only."""
         x = torch.cat([filled, mask], dim=1) if self.arch.residual else filled
-        code = self.encoder(x)
-        out = self.decoder(self.fc(code).view_as(code))
+        if self.arch.skips:
+            out = self._forward_with_skips(x)
+        else:
+            code = self.encoder(x)
+            out = self.decoder(self.fc(code).view_as(code))
         return (filled + out.to(filled.dtype)).clamp(-1, 1) if self.arch.residual else out
+
+
+    def _forward_with_skips(self, x: Tensor) -> Tensor:
+        """The same layers in order, keeping each encoder stage's output before its pooling and adding
+        its projection right after the decoder's upsampling to that resolution."""
+        features = []
+        for layer in self.encoder:
+            if isinstance(layer, nn.MaxPool2d):
+                features.append(x)
+            x = layer(x)
+        x = self.fc(x).view_as(x)
+        stage = 0
+        for layer in self.decoder:
+            x = layer(x)
+            if isinstance(layer, nn.Upsample):
+                x = x + self.skips[stage](features[-1 - stage])
+                stage += 1
+        return x
 
 
 class GFCInpainter(TorchInpaintModel):

@@ -78,3 +78,27 @@ def test_export_fits_the_engine_generator(tiny_config):
     assert arch == {"resolution": 64, "width": 8, "bottleneck": 64}
     assert tensors.keys() == GFCGenerator(GFCArchitecture(**arch)).state_dict().keys()
     assert np.isfinite(sum(float(t.float().sum()) for t in tensors.values()))
+
+
+def test_recipe_skips_continue_a_file_trained_without_them(tiny_config, tmp_path):
+    """--init with a pre-skips file: its weights load, the skips start at zero, EMA equals the net;
+    a file whose other settings differ is still refused."""
+    from engine.errors import ConfigError
+
+    plain = make_method(tiny_config, prefill="telea")
+    tensors, arch = plain.export()
+    assert "skips" not in arch
+    path = tmp_path / "gfc.safetensors"
+    save_state_dict(path, tensors, {"method": "gfc", "architecture": arch})
+    grown = make_method(tiny_config, prefill="telea", skips=True)
+    assert grown.export()[1]["skips"] is True
+    grown.setup_ema(0.99)
+    grown.init_from(str(path))
+    state = grown.generator.state_dict()
+    for key, value in tensors.items():
+        assert torch.equal(state[key], value.float()), key
+    assert all(float(v.abs().sum()) == 0 for k, v in state.items() if k.startswith("skips."))
+    assert all(torch.equal(a, b) for a, b in zip(grown.ema["generator"].state_dict().values(), state.values()))
+    wider = make_method(tiny_config, prefill="telea", skips=True, bottleneck=32)
+    with pytest.raises(ConfigError, match="architecture"):
+        wider.init_from(str(path))

@@ -52,3 +52,22 @@ def test_cli_inpaint_runs_gfc(tmp_path, sample_photo_path, tiny_weights):
     assert main([str(sample_photo_path), "--preset", "left-eye", "--model", "gfc", "--weights", str(tiny_weights),
                  "--device", "cpu", "--face-backend", "dlib", "-o", str(out)]) == 0
     assert out.is_file()
+
+
+def test_zero_initialised_skips_change_nothing_until_trained():
+    """The recipe's skips start at zero: the same weights give the same output with and without them,
+    and once a projection moves, the encoder's detail reaches the output past the bottleneck."""
+    torch.manual_seed(0)
+    plain_arch = GFCArchitecture(resolution=64, width=4, bottleneck=8, prefill="telea", residual=True)
+    plain = GFCGenerator(plain_arch)
+    torch.nn.init.normal_(plain.decoder[-2].weight, std=0.1)  # a trained-looking head, not the zero start
+    skipped = GFCGenerator(dataclasses.replace(plain_arch, skips=True))
+    missing, unexpected = skipped.load_state_dict(plain.state_dict(), strict=False)
+    assert not unexpected and missing and all(k.startswith("skips.") for k in missing)
+    assert len(skipped.skips) == 4
+    image, hole = torch.rand(2, 3, 64, 64) * 2 - 1, torch.zeros(2, 1, 64, 64)
+    hole[:, :, 16:40, 16:40] = 1
+    torch.testing.assert_close(skipped(image, hole), plain(image, hole))
+    with torch.no_grad():
+        skipped.skips[-1].weight.normal_(std=0.5)  # the 64 px stage
+    assert not torch.allclose(skipped(image, hole), plain(image, hole))
