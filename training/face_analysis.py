@@ -95,10 +95,12 @@ class FaceAnalysisMethod(TrainMethod):
     def load_export(self, tensors: dict[str, Tensor]) -> None:
         load_keeping_fresh(unwrap(self.net), tensors, ("landmark_regressor.",))
 
-    def fit_before_training(self, train_set) -> None:
+    def fit_before_training(self, train_set) -> bool:
         """Solve the landmark regressor in closed form on the starting encoder (``ridge_samples``)."""
-        if self.arch.landmark_regression and self.cfg.ridge_samples > 0 and len(train_set):
-            fit_landmark_regressor(unwrap(self.net), train_set, self.cfg.ridge_samples, self.cfg.ridge_lambda, self.device)
+        if not (self.arch.landmark_regression and self.cfg.ridge_samples > 0 and len(train_set)):
+            return False
+        fit_landmark_regressor(unwrap(self.net), train_set, self.cfg.ridge_samples, self.cfg.ridge_lambda, self.device)
+        return True
 
     def optimizers(self):
         return {"optimizer": self.optimizer}

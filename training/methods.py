@@ -102,9 +102,11 @@ class TrainMethod(abc.ABC):
     def prepare_data(self, train_set) -> None:
         """Fit whatever the method derives from its training data before step 0 (e.g. a prior)."""
 
-    def fit_before_training(self, train_set) -> None:
+    def fit_before_training(self, train_set) -> bool:
         """Called once before step 0 of a fresh run, after --init loaded its weights: closed-form fits
-        that read the starting networks (a resumed run keeps what its checkpoint holds)."""
+        that read the starting networks (a resumed run keeps what its checkpoint holds). True when it
+        changed weights, so the EMA copies restart from them."""
+        return False
 
     def counts_for_best(self) -> bool:
         """Whether a held-out score taken now may become the run's best checkpoint."""

@@ -203,11 +203,12 @@ def recorded_score(method: str, shipped: Path, protocol: str, config: dict, subs
     does) at the cost of a second evaluation."""
     from engine.weights import read_manifest, sha256_file
 
-    entry = read_manifest().get("models", {}).get(method)
+    manifest = read_manifest()
+    entry = manifest.get("models", {}).get(method)
     gate_record = entry.get("gate") if isinstance(entry, dict) else None
     if not isinstance(gate_record, dict) or gate_record.get("sha256") != sha256_file(shipped):
         return None
-    if gate_record.get("inputs", {}) != shipped_inputs(method, entry.get("architecture")):
+    if gate_record.get("inputs", {}) != shipped_inputs(method, entry.get("architecture"), manifest):
         return None  # a shipped file it reads (PD-GAN's collaGAN prior) changed since: its scores did too
     same = (gate_record.get("protocol") == protocol and gate_record.get("subset") == subset
             and gate_record.get("seed") == seed and gate_record.get("images") == config["images"]
@@ -219,14 +220,14 @@ def recorded_score(method: str, shipped: Path, protocol: str, config: dict, subs
     return GateScore(shipped.name, float(gate_record["psnr"]), float(gate_record["ssim"]), per_case)
 
 
-def shipped_inputs(method: str, architecture) -> dict[str, str]:
+def shipped_inputs(method: str, architecture, manifest: dict | None = None) -> dict[str, str]:
     """sha256 of the other shipped files whose weights this model's completions read: PD-GAN's
     frozen collaGAN prior. A gate record is reused only while they are unchanged."""
     from engine.paths import weights_dir
     from engine.weights import read_manifest, sha256_file
 
     if method == "pdgan" and _json(architecture).get("prior") == "collagan":
-        entry = read_manifest().get("models", {}).get("collagan")
+        entry = (manifest if manifest is not None else read_manifest()).get("models", {}).get("collagan")
         path = weights_dir() / entry["file"] if isinstance(entry, dict) and entry.get("file") else None
         return {"collagan": sha256_file(path) if path is not None and path.is_file() else "missing"}
     return {}

@@ -215,8 +215,8 @@ class Trainer:
             log.info("continuing from the weights %s", cfg.init)
         if step == 0:
             fit_start = time.monotonic()
-            method.fit_before_training(train_set)
-            method.restart_ema()
+            if method.fit_before_training(train_set):
+                method.restart_ema()
             wall_before += time.monotonic() - fit_start  # a closed-form fit is training time too
         if self.world > 1:
             from torch.nn.parallel import DistributedDataParallel as DDP
