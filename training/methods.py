@@ -274,14 +274,17 @@ class TrainMethod(abc.ABC):
 
 
 def load_keeping_fresh(net: nn.Module, tensors: dict[str, Tensor], fresh_prefixes: tuple[str, ...]) -> None:
-    """Load ``tensors`` into ``net`` strictly, except that parameters under ``fresh_prefixes`` the file
-    lacks keep their current (freshly initialised) values: a file from before a module was added."""
+    """Load ``tensors`` into ``net`` strictly, except that a module under one of ``fresh_prefixes``
+    the file lacks entirely keeps its current (freshly initialised) values: a file from before the
+    module was added. A file holding part of such a module is refused like any other gap."""
     state = {k: v.float() if v.is_floating_point() else v for k, v in tensors.items()}
     own = net.state_dict()
-    missing = set(own) - set(state)
-    if any(not key.startswith(fresh_prefixes) for key in missing):
-        raise RuntimeError(f"missing {sorted(k for k in missing if not k.startswith(fresh_prefixes))}")
-    net.load_state_dict(state | {k: own[k] for k in missing})
+    fresh = {k for prefix in fresh_prefixes if not any(key.startswith(prefix) for key in state)
+             for k in own if k.startswith(prefix)}
+    missing = set(own) - set(state) - fresh
+    if missing:
+        raise RuntimeError(f"missing {sorted(missing)}")
+    net.load_state_dict(state | {k: own[k] for k in fresh})
 
 
 def _normalise(architecture: Any) -> Any:

@@ -110,7 +110,6 @@ class GFCGenerator(nn.Module):
             out = self.decoder(self.fc(code).view_as(code))
         return (filled + out.to(filled.dtype)).clamp(-1, 1) if self.arch.residual else out
 
-
     def _forward_with_skips(self, x: Tensor) -> Tensor:
         """The same layers in order, keeping each encoder stage's output before its pooling and adding
         its projection right after the decoder's upsampling to that resolution."""

@@ -102,3 +102,12 @@ def test_recipe_skips_continue_a_file_trained_without_them(tiny_config, tmp_path
     wider = make_method(tiny_config, prefill="telea", skips=True, bottleneck=32)
     with pytest.raises(ConfigError, match="architecture"):
         wider.init_from(str(path))
+
+
+def test_a_file_holding_part_of_the_skips_is_refused(tiny_config):
+    """Only a file without any skip tensors continues with fresh skips; a partial set is a broken file."""
+    tensors, _ = make_method(tiny_config, prefill="telea", skips=True).export()
+    partial = {k: v for k, v in tensors.items() if k != "skips.0.bias"}
+    grown = make_method(tiny_config, prefill="telea", skips=True)
+    with pytest.raises(RuntimeError, match="skips.0.bias"):
+        grown.load_export(partial)
