@@ -45,6 +45,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-face-metrics", dest="face_metrics", action="store_false", default=None,
                         help="PSNR, SSIM and L1 only: no landmark NME or identity distance of the results "
                              "(each needs dlib on every result; the irregular targets are PSNR and SSIM)")
+    parser.add_argument("--sample-spread", dest="sample_spread", action="store_true", default=None,
+                        help="complete each hole twice with diverse models (PD-GAN, MDE, the DCGAN, PatchMatch) and report how much "
+                             "the two completions differ (0 = the seed changes nothing)")
     parser.add_argument("--json", type=Path, help="write the results as JSON here")
     parser.add_argument("--markdown", type=Path, help="write the tables as Markdown here")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -76,6 +79,7 @@ def make_config(args: argparse.Namespace) -> EvalConfig:
         "face_backend": args.face_backend,
         "device": args.device,
         "face_metrics": args.face_metrics,
+        "sample_spread": args.sample_spread,
     }
     if args.config is not None:
         return EvalConfig.from_toml(args.config, **given)

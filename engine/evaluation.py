@@ -44,12 +44,14 @@ from engine.masks import (
     random_noise,
     shrink_mask_covering,
 )
-from engine.metrics import SSIM_SIGMA, l1_hole, landmark_nme, psnr, ssim
+from engine.metrics import SSIM_SIGMA, l1_hole, landmark_nme, psnr, sample_spread, ssim
 from engine.models import create_model, get_spec
 from engine.models.base import InpaintModel, composite
 from engine.prefill import classical_fill
 
-METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist")
+METRICS = ("psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist", "sample_spread")
+# A diverse model's second completion of each hole (for ``sample_spread``) uses seed + this.
+SPREAD_SEED_OFFSET = 1_000_003
 
 
 # -- protocols ------------------------------------------------------------------------------------
@@ -135,6 +137,7 @@ class EvalConfig:
     face_backend: str = "auto"
     device: str = "auto"
     face_metrics: bool = True  # landmark NME and identity distance (each reads the result's face again)
+    sample_spread: bool = False  # diverse models complete each hole twice; their mean difference in the hole
 
     def __post_init__(self) -> None:
         self.data = [Path(d) for d in ([self.data] if isinstance(self.data, (str, Path)) else self.data)]
@@ -222,7 +225,11 @@ class EvalReport:
             "Identity distance (dlib 128-D descriptors of the result vs the original; 0 = same face), lower is better",
             lambda r: _num(r.get("identity_dist"), 1, 4),
         )
-        return f"{intro}\n\n{quality}\n\n{errors}\n\n{identity}\n"
+        tables = [intro, quality, errors, identity]
+        if any(row.get("sample_spread") is not None for row in self.rows):
+            tables.append(table("Sample spread (two seeds' completions, mean difference in the hole, 0-255): "
+                                "0 = one completion whatever the seed", lambda r: _num(r.get("sample_spread"), 1, 2)))
+        return "\n\n".join(tables) + "\n"
 
 
 def _num(value: float | None, scale: float, digits: int) -> str:
@@ -348,8 +355,10 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         for case, mask in _masks_for(protocol, irregular, cases, prepared, size, seed):
             for name, runner in runners.items():
                 result = runner(prepared.crop, mask, seed)
-                totals.setdefault((name, case), _Running()).add(
-                    _score(prepared, result, mask, config.face_backend, config.face_metrics))
+                values = _score(prepared, result, mask, config.face_backend, config.face_metrics)
+                if config.sample_spread and runner.model.info.diverse:
+                    values["sample_spread"] = sample_spread(result, runner(prepared.crop, mask, seed + SPREAD_SEED_OFFSET), mask)
+                totals.setdefault((name, case), _Running()).add(values)
 
     if irregular is not None:
         cases = sorted({case for _, case in totals}, key=lambda c: int(c.split("-")[0]))
@@ -374,7 +383,9 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         "metrics": "whole aligned crop, uint8 RGB: PSNR (dB), SSIM (Wang et al. 2004: Gaussian window, sigma "
         f"{SSIM_SIGMA}, population covariances, mean over channels); L1 in the hole (0-1);"
         " landmark NME = mean 68-point error on the result vs the original crop in the same box / inter-ocular;"
-        " identity_dist = distance of dlib's 128-D face descriptors of the result and the original (same box)",
+        " identity_dist = distance of dlib's 128-D face descriptors of the result and the original (same box);"
+        f" sample_spread (diverse models) = mean absolute difference in the hole of the completions with seeds s and"
+        f" s + {SPREAD_SEED_OFFSET} (0-255)",
     }
     return EvalReport(rows, skipped, recorded, cases, protocol.labels)
 

@@ -57,6 +57,12 @@ def l1_hole(a: np.ndarray, b: np.ndarray, mask: np.ndarray) -> float:
     return float(diff[hole].mean() / 255.0)
 
 
+def sample_spread(first: np.ndarray, second: np.ndarray, mask: np.ndarray) -> float:
+    """How different two completions of one hole are: their mean absolute difference inside it, in
+    grey levels (0-255). A diverse model (PD-GAN) that gives 0 has collapsed to one completion."""
+    return l1_hole(first, second, mask) * 255.0
+
+
 def landmark_nme(pred68: np.ndarray, ref68: np.ndarray) -> float:
     """Mean point-to-point distance normalised by the reference's inter-ocular distance.
 

@@ -14,7 +14,7 @@ from engine.models import ModelSpec, create_model
 from engine.models.base import CropCompletion, ModelInfo
 from tests.engine.models import toy_models
 
-ROW_KEYS = {"model", "case", "n", "psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist"}
+ROW_KEYS = {"model", "case", "n", "psnr", "ssim", "l1_hole", "landmark_nme", "identity_dist", "sample_spread"}
 
 
 @pytest.fixture(scope="module")
@@ -101,6 +101,18 @@ def test_same_seed_same_numbers(faces_dir):
     first = run(faces_dir, "random-block", seed=5, limit=2).rows
     assert run(faces_dir, "random-block", seed=5, limit=2).rows == first
     assert run(faces_dir, "random-block", seed=6, limit=2).rows != first
+
+
+def test_sample_spread_is_measured_for_diverse_models_only(faces_dir, monkeypatch):
+    """Noise drawn from two seeds differs by about 85 grey levels on average (|U - U'| of uniform 0-255);
+    a deterministic model gets no spread, and without the option nobody does."""
+    toy_models.add_row(monkeypatch, toy_models.NOISE)
+    report = run(faces_dir, "center-block", models=["test-noise", "telea"], limit=1, face_metrics=False, sample_spread=True)
+    spread = {row["model"]: row["sample_spread"] for row in report.rows}
+    assert spread["test-noise"] == pytest.approx(255 / 3, rel=0.1) and spread["telea"] is None
+    assert "Sample spread" in report.to_markdown() and "s + " in report.config["metrics"]
+    plain = run(faces_dir, "center-block", models=["test-noise"], limit=1, face_metrics=False)
+    assert plain.rows[0]["sample_spread"] is None and "Sample spread" not in plain.to_markdown()
 
 
 def test_any_resolution_and_resized_face_models(faces_dir, monkeypatch):

@@ -82,3 +82,16 @@ def test_landmark_nme_checks_its_inputs():
         landmark_nme(np.zeros((5, 2)), template_landmarks())
     with pytest.raises(ValueError, match="eye"):
         landmark_nme(np.zeros((68, 2)), np.zeros((68, 2)))
+
+
+def test_sample_spread_is_the_mean_difference_inside_the_hole_in_grey_levels():
+    from engine.metrics import sample_spread
+
+    first = np.zeros((8, 8, 3), np.uint8)
+    second = first.copy()
+    second[:4] = 30  # half the hole differs by 30, the other half not at all
+    second[:, 6:] = 200  # outside the hole: ignored
+    mask = np.zeros((8, 8), np.uint8)
+    mask[:, :6] = 255
+    assert sample_spread(first, second, mask) == pytest.approx(15.0)
+    assert sample_spread(first, first, mask) == 0.0

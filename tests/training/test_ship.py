@@ -151,11 +151,43 @@ def test_a_pdgan_gate_record_stands_only_while_its_collagan_prior_is_unchanged(t
     inputs = ship_module.shipped_inputs("pdgan", architecture)
     assert inputs == {"collagan": sha256_file(prior)} and ship_module.shipped_inputs("collagan", dataclasses.asdict(ARCH)) == {}
     record = {"protocol": "collagan-occlusions", "subset": 3, "seed": 0, "images": 3, "data": ["faces/val"],
-              "psnr": 30.0, "ssim": 0.9, "per_case": {"mouth": [30.0, 0.9]}, "sha256": sha256_file(pdgan), "inputs": inputs}
+              "psnr": 30.0, "ssim": 0.9, "per_case": {"mouth": [30.0, 0.9]}, "sha256": sha256_file(pdgan), "inputs": inputs,
+              "sample_spread": 0.19}
     update_manifest("pdgan", {"file": pdgan.name, "sha256": sha256_file(pdgan), "bytes": pdgan.stat().st_size,
                               "method": "pdgan", "architecture": architecture, "gate": record})
     config = {"images": 3, "data": ["faces/val"]}
     monkeypatch.setattr(ship_module, "_set_name", lambda folder: folder)
-    assert ship_module.recorded_score("pdgan", pdgan, "collagan-occlusions", config, 3, 0).psnr == 30.0
+    recorded = ship_module.recorded_score("pdgan", pdgan, "collagan-occlusions", config, 3, 0)
+    assert (recorded.psnr, recorded.spread) == (30.0, 0.19)
+    del record["sample_spread"]  # a record from before the gate measured diversity: scored again
+    update_manifest("pdgan", {**read_manifest()["models"]["pdgan"], "gate": record})
+    assert ship_module.recorded_score("pdgan", pdgan, "collagan-occlusions", config, 3, 0) is None
+    record["sample_spread"] = 0.19
+    update_manifest("pdgan", {**read_manifest()["models"]["pdgan"], "gate": record})
     prior.write_bytes((tmp_path / "prior.safetensors").read_bytes() + b" ")  # collaGAN replaced
     assert ship_module.recorded_score("pdgan", pdgan, "collagan-occlusions", config, 3, 0) is None
+
+
+# -- diverse models: a gain bought by collapsing every seed onto one completion is refused ---------
+def test_a_pdgan_that_loses_its_diversity_is_refused_however_much_psnr_it_gains():
+    from training.ship import IMAGE_METRICS, SPREAD_KEEP, GateResult, GateScore
+
+    shipped = GateScore("pdgan.safetensors", 27.08, 0.930, {}, spread=0.19)
+    collapsed = GateScore("candidate", 27.22, 0.931, {}, spread=0.005)  # the 18-minute continuation's numbers
+    kept = GateScore("candidate", 27.22, 0.931, {}, spread=SPREAD_KEEP * 0.19 + 1e-6)
+    assert not IMAGE_METRICS.accepts(collapsed, shipped) and IMAGE_METRICS.accepts(kept, shipped)
+    assert not IMAGE_METRICS.accepts(GateScore("candidate", 27.0, 0.931, {}, spread=0.3), shipped)  # still needs PSNR
+    telea = GateScore("telea", 25.0, 0.9, {})  # the floor has no spread: the candidate needs some
+    assert not IMAGE_METRICS.accepts(GateScore("c", 26.0, 0.92, {}, spread=0.0), telea)
+    assert IMAGE_METRICS.accepts(GateScore("c", 26.0, 0.92, {}, spread=0.05), telea)
+    table = GateResult("pdgan", "collagan-occlusions", collapsed, shipped, False, {"images": 120}).table()
+    assert "sample spread" in table and "0.005" in table and table.splitlines()[-1].startswith("refused")
+
+
+def test_the_gate_measures_the_spread_of_diversity_gated_methods_only(face_folder, monkeypatch):
+    import training.ship as ship_module
+
+    plain, _ = ship_module.score("patchmatch", None, "center-block", [face_folder], 1, 0, "cpu")
+    monkeypatch.setattr(ship_module, "DIVERSITY_GATED", frozenset({"patchmatch"}))
+    gated, _ = ship_module.score("patchmatch", None, "center-block", [face_folder], 1, 0, "cpu")
+    assert plain.spread is None and gated.spread > 0 and gated.psnr == plain.psnr
