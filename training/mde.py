@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from engine.errors import ConfigError
 from engine.masks import channel_mask_boxes
 from engine.models.mde import MDEArchitecture, MDEDiscriminator, MDEGenerator, prefill_channels
 from training.config import TrainConfig
@@ -70,6 +71,9 @@ class MDEMethod(TrainMethod):
 
     def build(self) -> None:
         cfg: MDEConfig = self.cfg
+        if cfg.prefill not in ("paper", "telea"):
+            raise ConfigError(f"MDE prefills with 'telea' (the recipe) or as the paper does ('paper'), got {cfg.prefill!r}: "
+                              "its channel-wise masks keep known channels that a mirrored face would overwrite")
         self.arch = MDEArchitecture(resolution=cfg.resolution, width=cfg.width, depth=cfg.depth, bottleneck=cfg.bottleneck,
                                     residual=cfg.prefill == "telea")
         self.generator = MDEGenerator(self.arch).to(self.device)

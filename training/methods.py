@@ -60,6 +60,9 @@ class TrainMethod(abc.ABC):
     quality_recipe: ClassVar[dict[str, Any]] = {}
     # Architecture flags whose modules start fresh when ``--init`` names a file trained without them.
     growable_flags: ClassVar[tuple[str, ...]] = ()
+    # Architecture fields that shape no tensor: a file continues under another value (a run may
+    # switch a Telea-prefilled file to the mirror prefill and let the residual adapt).
+    tensorless_fields: ClassVar[tuple[str, ...]] = ("prefill",)
 
     def __init__(self, cfg: TrainConfig, device: torch.device | str) -> None:
         self.cfg = cfg
@@ -223,9 +226,15 @@ class TrainMethod(abc.ABC):
 
     def architecture_fits(self, recorded: Any, mine: Any) -> bool:
         """Whether weights recorded with ``recorded`` can continue this run: the same architecture,
-        up to ``growable_flags`` this run switches on."""
+        up to ``growable_flags`` this run switches on and ``tensorless_fields``."""
         if isinstance(recorded, dict) and isinstance(mine, dict):
             recorded = {**recorded, **{flag: True for flag in self.growable_flags if mine.get(flag)}}
+            switched = {k: (recorded.get(k), mine.get(k)) for k in self.tensorless_fields
+                        if k in recorded and k in mine and recorded[k] != mine[k]}
+            recorded = {k: v for k, v in recorded.items() if k not in switched}
+            mine = {k: v for k, v in mine.items() if k not in switched}
+            if switched and recorded == mine:
+                log.info("continuing a file recorded with %s", ", ".join(f"{k} {a!r}, now {b!r}" for k, (a, b) in switched.items()))
         return recorded == mine
 
     def load_export(self, tensors: dict[str, Tensor]) -> None:

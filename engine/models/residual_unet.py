@@ -10,17 +10,17 @@ convolutions, which leave checkerboards (Odena et al. 2016).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-import cv2
 import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.prefill import classical_fill
+from engine.prefill import classical_fill, mirror_fill
 
-PREFILLS = ("telea", "noise", "zeros")
+PREFILLS = ("telea", "mirror", "noise", "zeros")
 _POOL = ThreadPoolExecutor(max_workers=4)  # cv2 releases the GIL: a batch's fills run side by side
 
 
@@ -28,26 +28,34 @@ def _to_uint8(image: Tensor) -> np.ndarray:
     return ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def telea_prefill(image: Tensor, hole: Tensor) -> Tensor:
+def telea_prefill(image: Tensor, hole: Tensor, fill: Callable[[np.ndarray, np.ndarray], np.ndarray] = classical_fill) -> Tensor:
     """(N, 3, H, W) images in [-1, 1] with their (N, 1, H, W) holes (1 = missing) filled by Telea.
 
-    Exactly the ``telea`` baseline's fill of the 8-bit crop (``engine.prefill.classical_fill``);
-    known pixels keep their values.
+    Exactly the ``telea`` baseline's fill of the 8-bit crop (``engine.prefill.classical_fill``), or
+    ``fill``'s (``mirror_prefill``); known pixels keep their values.
     """
     images = [_to_uint8(img) for img in image]
     holes = [(h[0] > 0.5).byte().mul(255).cpu().numpy() for h in hole]
     if len(images) > 2:
-        fills = list(_POOL.map(lambda pair: classical_fill(*pair, cv2.INPAINT_TELEA), zip(images, holes)))
+        fills = list(_POOL.map(lambda pair: fill(*pair), zip(images, holes)))
     else:
-        fills = [classical_fill(i, h, cv2.INPAINT_TELEA) for i, h in zip(images, holes)]
+        fills = [fill(i, h) for i, h in zip(images, holes)]
     filled = torch.from_numpy(np.stack(fills)).to(image.device).permute(0, 3, 1, 2).to(image.dtype) / 127.5 - 1.0
     return image * (1 - hole) + filled * hole
 
 
+def mirror_prefill(image: Tensor, hole: Tensor) -> Tensor:
+    """As ``telea_prefill``, with the face's mirror image where it is known (``engine.prefill.mirror_fill``)."""
+    return telea_prefill(image, hole, mirror_fill)
+
+
 def prefill(image: Tensor, hole: Tensor, kind: str, generator: torch.Generator | None = None) -> Tensor:
-    """The network's view of the hole: Telea's fill, uniform noise in [-1, 1] (the papers), or zeros."""
+    """The network's view of the hole: Telea's fill, the mirrored face (Telea where its mirror is hidden
+    too), uniform noise in [-1, 1] (the papers), or zeros."""
     if kind == "telea":
         return telea_prefill(image, hole)
+    if kind == "mirror":
+        return mirror_prefill(image, hole)
     if kind == "noise":
         noise = torch.rand(image.shape, generator=generator).to(image.device, image.dtype) * 2 - 1
         return image * (1 - hole) + noise * hole

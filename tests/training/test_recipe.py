@@ -123,6 +123,16 @@ def test_init_continues_from_exported_weights(tiny_config, tmp_path):
 
     with pytest.raises(ConfigError, match="architecture"):
         mismatch.init_from(str(weights))
+    # the prefill shapes no tensor: a Telea-prefilled file continues under the mirror prefill, and exports as such
+    mirrored = method_cls(dataclasses.replace(cfg, prefill="mirror"), "cpu")
+    mirrored.build()
+    mirrored.init_from(str(weights))
+    assert all(torch.equal(v, tensors[k].float()) for k, v in mirrored.generator.state_dict().items())
+    assert mirrored.export()[1]["prefill"] == "mirror"
+    mirrored_wider = method_cls(dataclasses.replace(cfg, prefill="mirror", width=4), "cpu")
+    mirrored_wider.build()
+    with pytest.raises(ConfigError, match="architecture"):
+        mirrored_wider.init_from(str(weights))
 
 
 def test_pack_samples_equal_photo_samples(tmp_path, face_folder, landmark_cache):

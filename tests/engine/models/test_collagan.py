@@ -80,8 +80,10 @@ def test_cli_inpaint_runs_collagan(tmp_path, sample_photo_path, tiny_weights):
     assert read_image(out).shape == read_image(sample_photo_path).shape
 
 
-def test_zero_residual_collagan_completes_exactly_like_telea(sample_square, tmp_path):
-    """At step 0 a recipe model *is* the telea baseline: the same pixels, not merely close ones."""
+@pytest.mark.parametrize("prefill", ["telea", "mirror"])
+def test_zero_residual_collagan_completes_exactly_like_its_prefill(sample_square, tmp_path, prefill):
+    """At step 0 a recipe model *is* its prefill (the telea baseline, or the mirror fill): the same
+    pixels, not merely close ones."""
     from engine.models import create_model
     from engine.models.collagan import CollaGANArchitecture, build_generator
     from engine.weights import save_state_dict
@@ -89,11 +91,17 @@ def test_zero_residual_collagan_completes_exactly_like_telea(sample_square, tmp_
     crop = sample_square(128)
     mask = np.zeros(crop.shape[:2], np.uint8)
     mask[40:90, 30:100] = 255
-    arch = CollaGANArchitecture(resolution=128, width=8, generator="residual-unet", prefill="telea")
+    arch = CollaGANArchitecture(resolution=128, width=8, generator="residual-unet", prefill=prefill)
     torch.manual_seed(0)
     net = build_generator(arch)
     path = tmp_path / "collagan.safetensors"
     save_state_dict(path, net.state_dict(), {"method": "collagan", "architecture": dataclasses.asdict(arch)})
     [learned] = create_model("collagan", weights=path, device="cpu").inpaint_crop(crop, mask, seed=0)
-    [telea] = create_model("telea").inpaint_crop(crop, mask, seed=0)
-    assert np.array_equal(learned.image, telea.image)
+    if prefill == "telea":
+        expected = create_model("telea").inpaint_crop(crop, mask, seed=0)[0].image
+    else:
+        from engine.prefill import mirror_fill
+
+        blanked = np.where(mask[..., None] > 127, 0, crop).astype(np.uint8)  # the model never sees the hole's pixels
+        expected = mirror_fill(blanked, mask)
+    assert np.array_equal(learned.image, expected)
