@@ -1,0 +1,45 @@
+"""The mirror prefill against Telea's fill, before any training, on held-out faces.
+
+Run from the repository root (needs ../shared/data):
+    python3 docs/probe_mirror_prefill.py --protocol mde-occlusions --subset 40
+Prints mean PSNR, SSIM and identity distance per case of the protocol for both fills.
+"""
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+from engine.errors import FaceInpaintError
+from engine.evaluation import PROTOCOLS, list_images, prepare_image
+from engine.face.identity import face_descriptor, identity_distance
+from engine.metrics import psnr, ssim
+from engine.prefill import classical_fill, mirror_fill
+
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--protocol", default="mde-occlusions", choices=[p for p in PROTOCOLS if p != "irregular"])
+parser.add_argument("--subset", type=int, default=40)
+args = parser.parse_args()
+protocol = PROTOCOLS[args.protocol]
+size = protocol.default_resolution
+data = [Path("../shared/data/utkface/val"), Path("../shared/data/celeba/val")]
+scores: dict[tuple[str, str], list[list[float]]] = {}
+for index, path in enumerate(list_images(data, subset=args.subset)):
+    try:
+        prepared = prepare_image(path, size, "dlib", True)
+    except FaceInpaintError:
+        continue
+    for case in protocol.cases:
+        mask = protocol.make_mask(case, prepared.landmarks, size, index)
+        blanked = np.where(mask[..., None] > 127, 0, prepared.crop).astype(np.uint8)
+        for name, fill in (("telea", classical_fill), ("mirror", mirror_fill)):
+            result = np.where(mask[..., None] > 127, fill(blanked, mask), prepared.crop).astype(np.uint8)
+            row = scores.setdefault((case, name), [[], [], []])
+            row[0].append(psnr(prepared.crop, result))
+            row[1].append(ssim(prepared.crop, result))
+            if prepared.identity is not None:
+                try:
+                    row[2].append(identity_distance(face_descriptor(result, prepared.box), prepared.identity))
+                except FaceInpaintError:
+                    pass
+for (case, name), (p, s, d) in scores.items():
+    print(f"{case:12} {name:7} psnr {np.mean(p):6.2f}  ssim {np.mean(s):.4f}  identity {np.mean(d) if d else float('nan'):.4f}  faces {len(p)}")
