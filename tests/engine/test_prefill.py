@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.prefill import classical_fill, mirror_fill
 
@@ -44,3 +46,17 @@ def test_where_the_mirror_is_hidden_too_it_is_telea():
     hole[40:52, 20:44] = 255  # a mouth across the axis: every mirrored pixel is in the hole
     blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
     assert np.array_equal(mirror_fill(blanked, hole), classical_fill(blanked, hole))
+
+
+@settings(max_examples=40, deadline=None, database=None)  # nothing written into the checkout
+@given(seed=st.integers(0, 2**31 - 1), x=st.integers(0, 40), y=st.integers(0, 40), w=st.integers(1, 24), h=st.integers(1, 24))
+def test_known_pixels_never_change_and_symmetric_holes_are_telea(seed, x, y, w, h):
+    rng = np.random.default_rng(seed)
+    image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
+    hole = np.zeros((64, 64), np.uint8)
+    hole[y:y + h, x:x + w] = 255
+    filled = mirror_fill(image, hole)
+    assert filled.dtype == np.uint8 and filled.shape == image.shape
+    assert np.array_equal(filled[hole == 0], image[hole == 0])
+    symmetric = np.maximum(hole, hole[:, ::-1])  # every hole pixel's mirror is in the hole too
+    assert np.array_equal(mirror_fill(image, symmetric), classical_fill(image, symmetric))
