@@ -2,7 +2,9 @@
 
 Run from the repository root (needs ../shared/data):
     python3 docs/probe_mirror_prefill.py --protocol mde-occlusions --subset 40
-Prints mean PSNR, SSIM and identity distance per case of the protocol for both fills.
+Prints mean PSNR, SSIM and identity distance per case of the protocol for both fills, then the
+mirror's PSNR gain over Telea binned by a yaw proxy of the face (how far the nose tip sits from the
+midpoint of the jaw's ends, in inter-ocular distances): where the mirror stops paying.
 """
 import argparse
 from pathlib import Path
@@ -23,23 +25,37 @@ protocol = PROTOCOLS[args.protocol]
 size = protocol.default_resolution
 data = [Path("../shared/data/utkface/val"), Path("../shared/data/celeba/val")]
 scores: dict[tuple[str, str], list[list[float]]] = {}
+by_yaw: list[tuple[str, float, float]] = []  # (case, yaw proxy, mirror PSNR - Telea PSNR)
 for index, path in enumerate(list_images(data, subset=args.subset)):
     try:
         prepared = prepare_image(path, size, "dlib", True)
     except FaceInpaintError:
         continue
+    points = prepared.landmarks
+    inter_ocular = np.linalg.norm(points[36:42].mean(axis=0) - points[42:48].mean(axis=0))
+    yaw = abs(points[30, 0] - (points[0, 0] + points[16, 0]) / 2) / inter_ocular
     for case in protocol.cases:
         mask = protocol.make_mask(case, prepared.landmarks, size, index)
+        gains = []
         blanked = np.where(mask[..., None] > 127, 0, prepared.crop).astype(np.uint8)
         for name, fill in (("telea", classical_fill), ("mirror", mirror_fill)):
             result = np.where(mask[..., None] > 127, fill(blanked, mask), prepared.crop).astype(np.uint8)
             row = scores.setdefault((case, name), [[], [], []])
             row[0].append(psnr(prepared.crop, result))
+            gains.append(row[0][-1])
             row[1].append(ssim(prepared.crop, result))
             if prepared.identity is not None:
                 try:
                     row[2].append(identity_distance(face_descriptor(result, prepared.box), prepared.identity))
                 except FaceInpaintError:
                     pass
+        by_yaw.append((case, yaw, gains[1] - gains[0]))
 for (case, name), (p, s, d) in scores.items():
     print(f"{case:12} {name:7} psnr {np.mean(p):6.2f}  ssim {np.mean(s):.4f}  identity {np.mean(d) if d else float('nan'):.4f}  faces {len(p)}")
+print("mirror PSNR - Telea PSNR by yaw proxy (faces: mean gain in dB)")
+for case in protocol.cases:
+    cells = []
+    for low, high in ((0, 0.1), (0.1, 0.2), (0.2, 0.35), (0.35, float("inf"))):
+        gains = [g for c, y, g in by_yaw if c == case and low <= y < high]
+        cells.append(f"[{low}, {high}): {len(gains)}: {np.mean(gains):+.2f}" if gains else f"[{low}, {high}): 0")
+    print(f"{case:12} " + "   ".join(cells))
