@@ -384,7 +384,7 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         f"{SSIM_SIGMA}, population covariances, mean over channels); L1 in the hole (0-1);"
         " landmark NME = mean 68-point error on the result vs the original crop in the same box / inter-ocular;"
         " identity_dist = distance of dlib's 128-D face descriptors of the result and the original (same box);"
-        f" sample_spread (diverse models) = mean absolute difference in the hole of the completions with seeds s and"
+        " sample_spread (diverse models) = mean absolute difference in the hole of the completions with seeds s and"
         f" s + {SPREAD_SEED_OFFSET} (0-255)",
     }
     return EvalReport(rows, skipped, recorded, cases, protocol.labels)

@@ -145,7 +145,7 @@ def score(model: str, weights: Path | None, protocol: str, data: list[Path], sub
     psnr = sum(p for p, _ in per_case.values()) / len(per_case)
     ssim = sum(s for _, s in per_case.values()) / len(per_case)
     spreads = [float(row["sample_spread"]) for row in rows if row.get("sample_spread") is not None]
-    spread = sum(spreads) / len(spreads) if diverse and spreads else None
+    spread = sum(spreads) / len(spreads) if spreads else None  # only measured when ``diverse``
     return GateScore(model, psnr, ssim, per_case, spread), report.config
 
 

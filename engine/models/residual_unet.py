@@ -28,12 +28,10 @@ def _to_uint8(image: Tensor) -> np.ndarray:
     return ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def telea_prefill(image: Tensor, hole: Tensor, fill: Callable[[np.ndarray, np.ndarray], np.ndarray] = classical_fill) -> Tensor:
-    """(N, 3, H, W) images in [-1, 1] with their (N, 1, H, W) holes (1 = missing) filled by Telea.
-
-    Exactly the ``telea`` baseline's fill of the 8-bit crop (``engine.prefill.classical_fill``), or
-    ``fill``'s (``mirror_prefill``); known pixels keep their values.
-    """
+def _fill_batch(image: Tensor, hole: Tensor, fill: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
+    """(N, 3, H, W) images in [-1, 1] with their (N, 1, H, W) holes (1 = missing) filled by ``fill``
+    (an ``engine.prefill`` function of the 8-bit crop and its 255 = missing hole); known pixels keep
+    their values."""
     images = [_to_uint8(img) for img in image]
     holes = [(h[0] > 0.5).byte().mul(255).cpu().numpy() for h in hole]
     if len(images) > 2:
@@ -44,9 +42,16 @@ def telea_prefill(image: Tensor, hole: Tensor, fill: Callable[[np.ndarray, np.nd
     return image * (1 - hole) + filled * hole
 
 
+def telea_prefill(image: Tensor, hole: Tensor) -> Tensor:
+    """The holes filled by Telea: exactly the ``telea`` baseline's fill of the 8-bit crop
+    (``engine.prefill.classical_fill``)."""
+    return _fill_batch(image, hole, classical_fill)
+
+
 def mirror_prefill(image: Tensor, hole: Tensor) -> Tensor:
-    """As ``telea_prefill``, with the face's mirror image where it is known (``engine.prefill.mirror_fill``)."""
-    return telea_prefill(image, hole, mirror_fill)
+    """The holes filled with the face's mirror image where it is known, Telea elsewhere
+    (``engine.prefill.mirror_fill``)."""
+    return _fill_batch(image, hole, mirror_fill)
 
 
 def prefill(image: Tensor, hole: Tensor, kind: str, generator: torch.Generator | None = None) -> Tensor:
