@@ -22,6 +22,7 @@ from engine.models.residual_unet import prefill
 from training.config import TrainConfig
 from training.data import MASK_KINDS
 from training.losses import composite_loss, gan_loss
+from training.perceptual import PerceptualFeatures, perceptual_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
 
 # Section 4.2: loss weights for one, two and three tasks (a one-task model is M_i).
@@ -50,6 +51,11 @@ class CollaGANConfig(TrainConfig):
     lambda_rec: dict[str, float] = field(default_factory=dict)
     generator: str = "pix2pix"  # 3.4's U-Net; "residual-unet" is the quality recipe's
     aux_weight: float = 0.1  # with rec_loss = "ssim-l1": weight of the parsing and heatmap L2 terms
+    # With rec_loss = "ssim-l1": weight of an L1 between perceptual features of the composite and of
+    # the truth (0 = off, the paper has none). SSIM + L1 alone are nearly indifferent between a
+    # mirrored half face and a blur of it, and training drifts to the blur, which loses identity.
+    lambda_perceptual: float = 0.0
+    perceptual_weights: str = ""  # VGG19 or face-analysis weights (see training.perceptual); "" = the default
 
 
 class ConditionalDiscriminator(nn.Module):
@@ -104,6 +110,9 @@ class CollaGANMethod(TrainMethod):
         self.discriminators = TaskDiscriminators(self.arch.task_channels, cfg.width).to(self.device)
         self.opt_g = adam(self.generator.parameters(), cfg)
         self.opt_d = adam(self.discriminators.parameters(), cfg)
+        self.perceptual = None
+        if cfg.lambda_perceptual and cfg.rec_loss == "ssim-l1":
+            self.perceptual = PerceptualFeatures(cfg.perceptual_weights or None, device=self.device)
 
     def networks(self):
         return {"generator": self.generator, "discriminators": self.discriminators}
@@ -135,7 +144,10 @@ class CollaGANMethod(TrainMethod):
         losses = {}
         for t in self.arch.tasks:
             if t == "i" and self.cfg.rec_loss == "ssim-l1":
-                losses["i"] = composite_loss(outputs["i"] * mask + targets["i"] * (1 - mask), targets["i"])
+                composite = outputs["i"] * mask + targets["i"] * (1 - mask)
+                losses["i"] = composite_loss(composite, targets["i"])
+                if self.perceptual is not None:
+                    losses["perceptual"] = perceptual_loss(composite, targets["i"], features=self.perceptual)
             elif t == "i":
                 diff = (outputs["i"] - targets["i"]).abs()
                 # eq. 6: only the hole counts under M*; averaged over all pixels so lambda keeps its scale.
@@ -171,6 +183,8 @@ class CollaGANMethod(TrainMethod):
             rec = self._reconstruction(outputs, targets, mask)
             if self.cfg.rec_loss == "ssim-l1":
                 g_loss = rec["i"] + self.cfg.aux_weight * sum(rec[t] for t in self.arch.tasks if t != "i")
+                if "perceptual" in rec:
+                    g_loss = g_loss + self.cfg.lambda_perceptual * rec["perceptual"]
                 g_loss = g_loss + adv_weight * sum(self.lambda_adv[t] * v for t, v in adv.items())
             else:
                 g_loss = sum(adv_weight * self.lambda_adv[t] * adv[t] + self.lambda_rec[t] * rec[t] for t in self.arch.tasks)

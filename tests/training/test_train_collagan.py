@@ -100,3 +100,25 @@ def test_sample_and_export(tiny_config, batch):
     tensors, arch = method.export()
     assert arch == {"resolution": 64, "width": 8, "tasks": ["i", "s", "d"]}
     assert tensors.keys() == CollaGANGenerator(CollaGANArchitecture(64, 8)).state_dict().keys()
+
+
+def test_perceptual_term_prefers_detail_to_blur_and_enters_the_generator_loss(tiny_config, batch):
+    recipe = dict(generator="residual-unet", prefill="telea", rec_loss="ssim-l1", lr=1e-3, adversarial_start=0.5)
+    plain = make_method(tiny_config, **recipe)
+    assert plain.perceptual is None
+    method = make_method(tiny_config, **recipe, lambda_perceptual=0.5)
+    targets = method._targets(batch)
+    mask = batch["mask"][:, :1]
+    blurred = torch.nn.functional.avg_pool2d(targets["i"], 5, stride=1, padding=2)
+    losses = {}
+    for name, image in (("truth", targets["i"]), ("blur", blurred)):
+        losses[name] = method._reconstruction({**targets, "i": image}, targets, mask)
+    assert losses["truth"]["perceptual"] == 0 and losses["truth"]["i"] == 0
+    assert losses["blur"]["perceptual"] > 0
+    assert "perceptual" not in plain._reconstruction({**targets, "i": blurred}, targets, mask)
+
+    method.train()
+    logs = method.train_step(batch, 0)
+    assert logs["rec_perceptual"] > 0
+    expected = logs["rec_i"] + 0.1 * (logs["rec_s"] + logs["rec_d"]) + 0.5 * logs["rec_perceptual"]
+    assert logs["g"] == pytest.approx(expected, rel=1e-4)
