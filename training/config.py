@@ -55,6 +55,11 @@ class TrainConfig:
     preset_weights: dict[str, float] = field(default_factory=dict)
     aligned: bool = True
     augment: bool = True
+    # Scale of the geometric augmentation (shift, rotation, zoom; flips stay): 1 = training.data's
+    # ranges, 0 = none. Under the mirror prefill keep it 0: the engine completes crops aligned so the
+    # face's axis is the centre column, and a shifted or tilted crop teaches the network that the
+    # mirror is wrong (collaGAN run 4, trained jittered, blurred even frontal faces' mirrored eyes).
+    jitter: float = 1.0
     channel_mode: str = "REC"  # channel-wise masks (engine.masks.CHANNEL_MODES)
     channel_area: float = 0.1  # their kept area fraction S
     val_samples: int = 8  # rows of the sample grid
@@ -105,7 +110,7 @@ class TrainConfig:
         if not (math.isfinite(self.lr) and self.lr > 0):
             raise ConfigError(f"option lr must be a positive number, got {self.lr}")
         below_one = ("val_fraction", "beta1", "beta2", "ema_decay")  # 1 would never move, or hold out everything
-        for name in (*below_one, "channel_area", "low_resolution_until"):
+        for name in (*below_one, "channel_area", "low_resolution_until", "jitter"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value and (value < 1.0 if name in below_one else value <= 1.0)):
                 bound = "below 1" if name in below_one else "1"

@@ -77,6 +77,9 @@ def _held_out(path: str, fraction: float) -> bool:
 
 def build_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", ScanReport]:
     """Training and held-out datasets plus the counts for the model card."""
+    if getattr(cfg, "prefill", "") == "mirror" and cfg.augment and cfg.jitter > 0:
+        log.warning("mirror prefill with geometric jitter %.2f: shifted or tilted crops move the face's axis off "
+                    "the centre column the mirror assumes; --set jitter=0 trains on the engine's alignment", cfg.jitter)
     if cfg.pack:
         return _pack_datasets(cfg)
     if not cfg.data:
@@ -222,12 +225,14 @@ class FaceDataset(Dataset):
             base = np.asarray(alignment_matrix(landmarks, size), np.float64)
         elif base is None:
             base = self._loose_crop(landmarks, rng)
-        if not (self.train and self.cfg.augment):
+        if not (self.train and self.cfg.augment and self.cfg.jitter > 0):
             return base
-        angle = rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG)
-        scale = rng.uniform(*SCALE_RANGE)
+        strength = self.cfg.jitter
+        angle = rng.uniform(-MAX_ROTATION_DEG, MAX_ROTATION_DEG) * strength
+        low, high = SCALE_RANGE
+        scale = rng.uniform(1 + (low - 1) * strength, 1 + (high - 1) * strength)
         jitter = cv2.getRotationMatrix2D(((size - 1) / 2, (size - 1) / 2), angle, scale)
-        jitter[:, 2] += rng.uniform(-MAX_SHIFT, MAX_SHIFT, 2) * size
+        jitter[:, 2] += rng.uniform(-MAX_SHIFT, MAX_SHIFT, 2) * size * strength
         return jitter @ np.vstack([base, [0, 0, 1]])
 
     def _loose_crop(self, landmarks: np.ndarray, rng: np.random.Generator) -> np.ndarray:

@@ -56,6 +56,31 @@ def test_aligned_held_out_crops_match_the_engine_alignment(tiny_config):
     assert torch.equal(val[0]["image"], sample["image"]) and torch.equal(val[0]["mask"], sample["mask"])
 
 
+@pytest.mark.parametrize("jitter", [0.0, 1.0])
+def test_jitter_zero_keeps_the_engine_alignment_up_to_a_flip(tiny_config, jitter):
+    """The mirror prefill flips about the centre column: without jitter a training crop is the
+    engine's aligned crop or its mirror image, exactly; the default jitter moves it."""
+    from engine.face import alignment_matrix
+
+    train, _, _ = build_datasets(tiny_config(TrainConfig, aligned=True, jitter=jitter))
+    size = train.size
+    flip = np.array([[-1, 0, size - 1], [0, 1, 0], [0, 0, 1]], np.float64)
+    moved = 0
+    for i in range(len(train)):
+        matrix, mirrored = train.geometry(i)
+        aligned = np.vstack([np.asarray(alignment_matrix(train.records[i].landmarks, size), np.float64), [0, 0, 1]])
+        expected = (flip @ aligned if mirrored else aligned)[:2]
+        moved += not np.allclose(matrix, expected, atol=1e-6)
+    assert moved == (0 if jitter == 0 else len(train))
+
+
+def test_jitter_must_be_a_fraction(tiny_config):
+    from training.config import ConfigError
+
+    with pytest.raises(ConfigError, match="jitter"):
+        tiny_config(TrainConfig, jitter=-0.5).validate()
+
+
 def test_flip_permutation_is_a_mirror():
     assert sorted(FLIP_68.tolist()) == list(range(68)) and np.array_equal(FLIP_68[FLIP_68], np.arange(68))
     assert FLIP_68[36] == 45 and FLIP_68[48] == 54 and FLIP_68[30] == 30 and FLIP_68[0] == 16
