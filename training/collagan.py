@@ -22,8 +22,8 @@ from engine.models.residual_unet import prefill
 from training.config import TrainConfig
 from training.data import MASK_KINDS
 from training.losses import composite_loss, gan_loss
-from training.perceptual import PerceptualFeatures, perceptual_loss
 from training.methods import TrainMethod, adam, register, set_requires_grad, unwrap
+from training.perceptual import PerceptualFeatures, perceptual_loss
 
 # Section 4.2: loss weights for one, two and three tasks (a one-task model is M_i).
 LAMBDA_TABLE = {

@@ -103,7 +103,7 @@ def test_sample_and_export(tiny_config, batch):
 
 
 def test_perceptual_term_prefers_detail_to_blur_and_enters_the_generator_loss(tiny_config, batch):
-    recipe = dict(generator="residual-unet", prefill="telea", rec_loss="ssim-l1", lr=1e-3, adversarial_start=0.5)
+    recipe = {"generator": "residual-unet", "prefill": "telea", "rec_loss": "ssim-l1", "lr": 1e-3, "adversarial_start": 0.5}
     plain = make_method(tiny_config, **recipe)
     assert plain.perceptual is None
     method = make_method(tiny_config, **recipe, lambda_perceptual=0.5)
