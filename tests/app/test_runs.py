@@ -172,8 +172,9 @@ def test_comparison_grid_has_one_tile_per_model_with_scores(loaded_window, qtbot
 def test_event_loop_keeps_ticking_while_a_model_runs(slow_model, loaded_window, qtbot):
     """A probe timer measures the gaps between its ticks during a run of about two seconds.
 
-    A design that blocked the GUI would show one gap as long as the run. The bound is 50 ms plus
-    a margin for a machine whose two cores are shared with other jobs.
+    A design that blocked the GUI would show one gap as long as the run. The bound is a ratio,
+    a quarter of the run, not milliseconds: on two cores shared with training a healthy loop has
+    shown gaps of 360 ms, and a blocked one would still show one gap of the whole run.
     """
     win = loaded_window
     slow_model.step_seconds = 0.03
@@ -183,13 +184,15 @@ def test_event_loop_keeps_ticking_while_a_model_runs(slow_model, loaded_window, 
     probe.setInterval(5)
     probe.timeout.connect(lambda: ticks.append(time.perf_counter()))
     probe.start()
+    started = time.perf_counter()
     with qtbot.waitSignal(win.run_finished, timeout=RUN_TIMEOUT_MS):
         win.run_models([slow_model.info.name])
+    run_seconds = time.perf_counter() - started
     probe.stop()
     gaps = np.diff(ticks)
-    print(f"probe: {len(ticks)} ticks, longest gap {gaps.max() * 1000:.1f} ms")
+    print(f"probe: {len(ticks)} ticks in {run_seconds:.2f} s, longest gap {gaps.max() * 1000:.1f} ms")
     assert len(ticks) > 50
-    assert gaps.max() < 0.05 + 0.1, f"the GUI stalled for {gaps.max() * 1000:.0f} ms"
+    assert gaps.max() < run_seconds / 4, f"the GUI stalled for {gaps.max() * 1000:.0f} ms of a {run_seconds:.2f} s run"
 
 
 def test_model_settings_show_in_the_panel_and_reach_the_cached_model(slow_model, loaded_window, qtbot):
