@@ -14,6 +14,7 @@ import numpy as np
 from engine.errors import FaceInpaintError
 from engine.evaluation import PROTOCOLS, list_images, prepare_image
 from engine.face.identity import face_descriptor, identity_distance
+from engine.face.types import yaw_proxy
 from engine.metrics import psnr, ssim
 from engine.prefill import classical_fill, mirror_fill
 
@@ -31,9 +32,7 @@ for index, path in enumerate(list_images(data, subset=args.subset)):
         prepared = prepare_image(path, size, "dlib", True)
     except FaceInpaintError:
         continue
-    points = prepared.landmarks
-    inter_ocular = np.linalg.norm(points[36:42].mean(axis=0) - points[42:48].mean(axis=0))
-    yaw = abs(points[30, 0] - (points[0, 0] + points[16, 0]) / 2) / inter_ocular
+    yaw = yaw_proxy(prepared.landmarks)
     for case in protocol.cases:
         mask = protocol.make_mask(case, prepared.landmarks, size, index)
         gains = []

@@ -36,6 +36,16 @@ def five_points(landmarks68: np.ndarray) -> np.ndarray:
     )
 
 
+def yaw_proxy(landmarks68: np.ndarray) -> float:
+    """How far the nose tip sits from the midpoint of the jaw's ends, in inter-ocular distances:
+    about 0 for a frontal face, growing as the head turns (where mirroring one half onto the other
+    stops paying; see docs/probe_mirror_prefill.py)."""
+    lm = np.asarray(landmarks68, dtype=np.float64)
+    jaw = lm[JAW]
+    eyes = five_points(lm)[:2]
+    return float(abs(lm[NOSE_TIP, 0] - (jaw[0, 0] + jaw[-1, 0]) / 2) / np.linalg.norm(eyes[1] - eyes[0]))
+
+
 @dataclass
 class Face:
     """One detected face in image pixel coordinates."""

@@ -9,7 +9,7 @@ import pytest
 import engine.face.align as align
 from engine.errors import MaskError
 from engine.face import Face, align_face, canonical_five_points, paste_back, similarity_fit
-from engine.face.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE_TIP, RIGHT_EYE, five_points
+from engine.face.types import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, NOSE_TIP, RIGHT_EYE, five_points, yaw_proxy
 
 SIZES = (64, 96, 128, 256)
 
@@ -205,3 +205,14 @@ def test_paste_back_rejects_mismatched_inputs(sample_photo, sample_face):
         paste_back(sample_photo[:100], aligned.crop, aligned, mask[:100])
     with pytest.raises(ValueError, match="at least"):
         align_face(sample_photo, sample_face, 8)
+
+
+def test_yaw_proxy_is_zero_for_a_frontal_face_and_grows_as_the_nose_moves_off_centre():
+    landmarks = np.zeros((68, 2), np.float32)
+    landmarks[0], landmarks[16] = (10, 50), (90, 50)  # jaw ends, centre x = 50
+    landmarks[LEFT_EYE] = (30, 40)
+    landmarks[RIGHT_EYE] = (70, 40)  # inter-ocular 40
+    landmarks[NOSE_TIP] = (50, 60)
+    assert yaw_proxy(landmarks) == 0
+    landmarks[NOSE_TIP] = (40, 60)
+    assert yaw_proxy(landmarks) == pytest.approx(0.25)
