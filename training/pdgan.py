@@ -26,6 +26,7 @@ from engine.models.pdgan import PDGANArchitecture, PDGANNet
 from training.config import ConfigError, TrainConfig
 from training.losses import composite_loss
 from training.methods import TrainMethod, adam, register, score_composites, set_requires_grad, unwrap
+from training.perceptual import perceptual_loss
 
 # Liu et al. 2018, eq. 7: L_valid + 6 L_hole + 0.05 L_perceptual + 120 (L_style_out + L_style_comp) + 0.1 L_tv.
 PRIOR_LOSS_WEIGHTS = {"valid": 1.0, "hole": 6.0, "perceptual": 0.05, "style": 120.0, "tv": 0.1}
@@ -310,7 +311,7 @@ class PDGANMethod(TrainMethod):
                 losses["adv"] = -sum(f[-1].mean() for f in fake)
                 losses["fm"] = sum(F.l1_loss(f, r.detach()) for fs, rs in zip(fake, real)
                                    for f, r in zip(fs[:-1], rs[:-1])) / len(fake)
-                losses["perceptual"] = sum(F.l1_loss(a, t.detach()) for a, t in zip(self.perceptual(out), self.perceptual(truths)))
+                losses["perceptual"] = perceptual_loss(out, truths, features=self.perceptual)
                 losses["diversity"] = self.diversity_loss(out[:b], out[b:], hole)
                 scale = adv_scale if recipe else 1.0
                 weights.update(adv=scale * cfg.lambda_adv, fm=scale * cfg.lambda_fm,
