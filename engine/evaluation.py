@@ -307,18 +307,20 @@ class _ModelRunner:
         native = model.info.resolution
         self.native = native if model.info.needs_face and native and native != size else None
 
-    def __call__(self, crop: np.ndarray, mask: np.ndarray, seed: int) -> np.ndarray:
+    def __call__(self, crop: np.ndarray, mask: np.ndarray, seed: int, landmarks: np.ndarray | None = None) -> np.ndarray:
+        """``landmarks``: the face's 68 points in ``crop`` pixels (the app hands models the alignment's)."""
         # The model never sees the ground truth: the hole is blanked before it gets the crop.
         crop = composite(crop, np.zeros_like(crop), mask)
         if self.native is None:
-            return self.model.inpaint_crop(crop, mask, seed=seed)[0].image
+            return self.model.inpaint_crop(crop, mask, seed=seed, landmarks=landmarks)[0].image
         small = cv2.resize(crop, (self.native,) * 2, interpolation=cv2.INTER_AREA if self.native < self.size else cv2.INTER_CUBIC)
         # Shrinking with nearest neighbour would drop thin strokes and hand the model blanked pixels as
         # known ones (MDE at 96 px on 128 px irregular masks lost up to 10 dB that way).
         # Enlarging, bicubic spreads the blanked hole into the ring around it: that ring is a hole too.
         small_mask = (shrink_mask_covering(mask, (self.native, self.native)) if self.native < self.size
                       else enlarge_mask_covering(mask, (self.native, self.native)))
-        out = self.model.inpaint_crop(small, small_mask, seed=seed)[0].image
+        small_landmarks = None if landmarks is None else (np.asarray(landmarks) + 0.5) * (self.native / self.size) - 0.5
+        out = self.model.inpaint_crop(small, small_mask, seed=seed, landmarks=small_landmarks)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
         if self.native < self.size:  # what paste_back adds when a crop is enlarged into a photo
             flat_small = flatten(small_mask)
@@ -354,10 +356,10 @@ def evaluate(config: EvalConfig, *, progress: bool = True) -> EvalReport:
         seed = config.seed + index
         for case, mask in _masks_for(protocol, irregular, cases, prepared, size, seed):
             for name, runner in runners.items():
-                result = runner(prepared.crop, mask, seed)
+                result = runner(prepared.crop, mask, seed, prepared.landmarks)
                 values = _score(prepared, result, mask, config.face_backend, config.face_metrics)
                 if config.sample_spread and runner.model.info.diverse:
-                    values["sample_spread"] = sample_spread(result, runner(prepared.crop, mask, seed + SPREAD_SEED_OFFSET), mask)
+                    values["sample_spread"] = sample_spread(result, runner(prepared.crop, mask, seed + SPREAD_SEED_OFFSET, prepared.landmarks), mask)
                 totals.setdefault((name, case), _Running()).add(values)
 
     if irregular is not None:

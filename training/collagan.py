@@ -125,7 +125,7 @@ class CollaGANMethod(TrainMethod):
         """Masked input per 4.1 (noise in block/noise holes, zeros in the others), or the recipe's prefill."""
         image, mask = batch["image"], batch["mask"][:, :1]
         if self.cfg.prefill != "paper":
-            return prefill(image, mask, self.cfg.prefill), mask
+            return prefill(image, mask, self.cfg.prefill, landmarks=batch.get("landmarks")), mask
         noisy = torch.isin(batch["mask_kind"], torch.tensor(sorted(NOISE_FILLED), device=self.device))
         noise = (torch.rand_like(image) * 2 - 1) * noisy.view(-1, 1, 1, 1)
         return fill_hole(image, mask, noise), mask

@@ -73,7 +73,7 @@ class TrainConfig:
     channels_last: bool = False
     ema_decay: float = 0.0  # > 0 keeps an EMA of the generator, which is what export ships
     lr_schedule: str = "constant"  # or "linear": to zero over the run's steps or minutes
-    prefill: str = "paper"  # what the hole holds at the input: the paper's, or "telea" / "mirror" (+ residual)
+    prefill: str = "paper"  # what the hole holds at the input: the paper's, or "telea" / "mirror" / "face-mirror" (+ residual)
     rec_loss: str = "paper"  # the paper's reconstruction loss, or "ssim-l1" on the composite
     adversarial_start: float = 0.0  # fraction of the run before adversarial/diversity terms enter
     adversarial_scale: float = 1.0  # their weights are multiplied by this

@@ -77,7 +77,7 @@ def _held_out(path: str, fraction: float) -> bool:
 
 def build_datasets(cfg: TrainConfig) -> tuple["FaceDataset", "FaceDataset", ScanReport]:
     """Training and held-out datasets plus the counts for the model card."""
-    if cfg.prefill == "mirror" and cfg.augment and cfg.jitter > 0:
+    if cfg.prefill in ("mirror", "face-mirror") and cfg.augment and cfg.jitter > 0:
         log.warning("mirror prefill with geometric jitter %.2f: shifted or tilted crops move the face's axis off "
                     "the centre column the mirror assumes; --set jitter=0 trains on the engine's alignment", cfg.jitter)
     if cfg.pack:

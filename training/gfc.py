@@ -135,7 +135,7 @@ class GFCMethod(TrainMethod):
 
     def _complete(self, batch: dict[str, Tensor]) -> tuple[Tensor, Tensor, Tensor]:
         image, mask = batch["image"], batch["mask"][:, :1]
-        output = self.generator(prefill(image, mask, self.arch.prefill), mask)
+        output = self.generator(prefill(image, mask, self.arch.prefill, landmarks=batch.get("landmarks")), mask)
         return output, output * mask + image * (1 - mask), mask
 
     def _parsing_loss(self, composite: Tensor, labels: Tensor) -> Tensor:

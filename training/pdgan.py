@@ -233,7 +233,7 @@ class PDGANMethod(TrainMethod):
         with torch.no_grad():
             if self.arch.prior == "partial-conv":
                 self.net.prior.eval()  # frozen in stage 2: batch norm uses its running statistics
-            coarse = self.net.coarse(truth, known)
+            coarse = self.net.coarse(truth, known, batch.get("landmarks"))
         repeats = z.shape[0] // truth.shape[0]
         return self.generator(z, coarse.repeat(repeats, 1, 1, 1), known.repeat(repeats, 1, 1, 1))
 
@@ -328,7 +328,7 @@ class PDGANMethod(TrainMethod):
     def sample(self, batch: dict[str, Tensor]) -> dict[str, Tensor]:
         truth, hole = batch["image"], batch["mask"][:, :1]
         known = 1.0 - hole
-        prior = self.net.coarse(truth, known)
+        prior = self.net.coarse(truth, known, batch.get("landmarks"))
         b = truth.shape[0]
         if b <= self.grid_z.shape[1]:  # the same z every grid, so the grids show training progress
             z = torch.cat([self.grid_z[0, :b], self.grid_z[1, :b]]).to(self.device)

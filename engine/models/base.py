@@ -250,14 +250,16 @@ class InpaintModel:
     # -- the work -----------------------------------------------------------------------------
     def _inpaint_crop(
         self, crop: np.ndarray, mask: np.ndarray, *, seeds: list[int], settings: Any,
-        progress: ProgressCallback, cancel: CancelToken,
+        progress: ProgressCallback, cancel: CancelToken, landmarks: np.ndarray | None = None,
     ) -> list[CropCompletion]:
         """Fill ``mask`` (255 = missing) of ``crop`` (uint8 RGB, hole blanked), one completion per seed.
 
         Every model overrides this. For face models the crop is an aligned face at
         ``info.resolution``; region models accept any size. Pixels outside the mask may be
         changed: the caller composites. Iterative models report ``progress`` and call
-        ``cancel.check`` between their steps.
+        ``cancel.check`` between their steps. ``landmarks`` are the face's 68 points in the crop's
+        pixels when the caller knows them (the alignment does), else None; a model that reads
+        them (the face-mirror prefill) must work without them.
         """
         raise NotImplementedError(f"{type(self).__name__} must implement _inpaint_crop")
 
@@ -272,9 +274,16 @@ class InpaintModel:
         settings: Any = None,
         progress: ProgressCallback | None = None,
         cancel: CancelToken | None = None,
+        landmarks: np.ndarray | None = None,
     ) -> list[CropCompletion]:
-        """``_inpaint_crop`` with validation, seeding, chunking, cancelling and exact compositing."""
+        """``_inpaint_crop`` with validation, seeding, chunking, cancelling and exact compositing.
+
+        ``landmarks``: the face's (68, 2) points in ``crop`` pixels, if known."""
         mask = validate_image_and_mask(crop, mask, channel_masks=self.info.channel_masks)
+        if landmarks is not None:
+            landmarks = np.asarray(landmarks, np.float32)
+            if landmarks.shape != (68, 2) or not np.isfinite(landmarks).all():
+                raise MaskError(f"landmarks must be 68 finite (x, y) points, got an array of shape {landmarks.shape}")
         if self.info.needs_face and self.info.resolution and crop.shape[:2] != (self.info.resolution,) * 2:
             raise MaskError(
                 f"{self.info.name} works on {self.info.resolution}x{self.info.resolution} aligned crops, "
@@ -297,7 +306,8 @@ class InpaintModel:
             chunk_progress = _scaled_progress(progress, start / len(seeds), len(chunk) / len(seeds))
             outputs += self._with_oom_fallback(
                 lambda chunk=chunk, chunk_progress=chunk_progress: self._inpaint_crop(
-                    blanked, mask, seeds=chunk, settings=settings, progress=chunk_progress, cancel=cancel)
+                    blanked, mask, seeds=chunk, settings=settings, progress=chunk_progress, cancel=cancel,
+                    landmarks=landmarks)
             )
         for out in outputs:
             out.image = composite(crop, out.image, mask)
@@ -316,10 +326,11 @@ class InpaintModel:
             return self._inpaint_face(request, mask)
         return self._inpaint_region(request, mask)
 
-    def _crop_call(self, request: InpaintRequest, crop: np.ndarray, crop_mask: np.ndarray) -> list[CropCompletion]:
+    def _crop_call(self, request: InpaintRequest, crop: np.ndarray, crop_mask: np.ndarray,
+                   landmarks: np.ndarray | None = None) -> list[CropCompletion]:
         return self.inpaint_crop(
             crop, crop_mask, samples=request.samples, seed=request.seed, seeds=request.seeds,
-            settings=request.settings, progress=request.progress, cancel=request.cancel,
+            settings=request.settings, progress=request.progress, cancel=request.cancel, landmarks=landmarks,
         )
 
     def _inpaint_face(self, request: InpaintRequest, mask: np.ndarray) -> list[InpaintResult]:
@@ -346,7 +357,7 @@ class InpaintModel:
                 alignment=aligned,
                 model=self.info.name,
             )
-            for out in self._crop_call(request, aligned.crop, crop_mask)
+            for out in self._crop_call(request, aligned.crop, crop_mask, aligned.landmarks)
         ]
 
     def _inpaint_region(self, request: InpaintRequest, mask: np.ndarray) -> list[InpaintResult]:

@@ -20,7 +20,13 @@ from engine.errors import ConfigError
 from engine.models.base import CropCompletion
 from engine.models.face_analysis import NUM_PARSING_CLASSES
 from engine.models.residual_unet import PREFILLS, ResidualUNet, prefill
-from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
+from engine.models.torch_base import (
+    TorchInpaintModel,
+    crop_to_network,
+    landmarks_to_network,
+    network_to_crop,
+    tensor_to_image,
+)
 
 TASKS = ("i", "s", "d")  # inpainting, segmentation (parsing), (landmark) detection
 GENERATORS = ("pix2pix", "residual-unet")  # the paper's U-Net (3.4), the quality recipe's
@@ -128,9 +134,10 @@ def fill_hole(image: Tensor, mask: Tensor, noise: Tensor | None) -> Tensor:
 
 
 def complete_tensor(net: nn.Module, arch: CollaGANArchitecture, image: Tensor, hole: Tensor,
-                    generator: torch.Generator | None = None) -> Tensor:
-    """The composite completion of (N, 3, R, R) images in [-1, 1]: the network's image inside ``hole``."""
-    output = split_tasks(net(prefill(image, hole, arch.prefill, generator), hole), arch)["i"]
+                    generator: torch.Generator | None = None, landmarks=None) -> Tensor:
+    """The composite completion of (N, 3, R, R) images in [-1, 1]: the network's image inside ``hole``
+    (``landmarks``: (N, 68, 2) in the images' pixels, for the face-mirror prefill)."""
+    output = split_tasks(net(prefill(image, hole, arch.prefill, generator, landmarks), hole), arch)["i"]
     return output * hole + image * (1 - hole)
 
 
@@ -139,13 +146,15 @@ class CollaGANInpainter(TorchInpaintModel):
     architecture_cls = CollaGANArchitecture
 
     @torch.no_grad()
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None) -> list[CropCompletion]:
         device = self.net_device
         image, hole = crop_to_network(crop, mask, self.arch.resolution, device)
+        points = landmarks_to_network(landmarks, crop.shape[1], self.arch.resolution)
         results = []
         for seed in seeds:
             generator = torch.Generator().manual_seed(seed)
-            output = network_to_crop(self.net(prefill(image, hole, self.arch.prefill, generator), hole), crop.shape[:2])
+            filled = prefill(image, hole, self.arch.prefill, generator, points)
+            output = network_to_crop(self.net(filled, hole), crop.shape[:2])
             tasks = split_tasks(output, self.arch)
             extras = {}
             if "s" in tasks:

@@ -363,7 +363,7 @@ class DCGANInpainter(TorchInpaintModel):
     def _networks(self) -> list[nn.Module]:
         return [self.net] + ([self.face_analysis] if self.face_analysis is not None else [])
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None) -> list[CropCompletion]:
         device = self.net_device
         size = self.arch.resolution
         image, hole = crop_to_network(crop, mask, size, device)

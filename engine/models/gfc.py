@@ -25,7 +25,13 @@ from torch import Tensor, nn
 from engine.errors import ConfigError
 from engine.models.base import CropCompletion
 from engine.models.residual_unet import PREFILLS, prefill
-from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
+from engine.models.torch_base import (
+    TorchInpaintModel,
+    crop_to_network,
+    landmarks_to_network,
+    network_to_crop,
+    tensor_to_image,
+)
 
 # VGG-19 up to pool3 plus GFC's two extra convs: (convs, channel multiple of ``width``) per stage.
 ENCODER_STAGES = ((2, 1), (2, 2), (4, 4), (2, 8))
@@ -133,8 +139,9 @@ class GFCInpainter(TorchInpaintModel):
     architecture_cls = GFCArchitecture
 
     @torch.no_grad()
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None) -> list[CropCompletion]:
         image, hole = crop_to_network(crop, mask, self.arch.resolution, self.net_device)
-        filled = prefill(image, hole, self.arch.prefill, torch.Generator().manual_seed(seeds[0]))
+        points = landmarks_to_network(landmarks, crop.shape[1], self.arch.resolution)
+        filled = prefill(image, hole, self.arch.prefill, torch.Generator().manual_seed(seeds[0]), points)
         out = network_to_crop(self.net(filled, hole), crop.shape[:2])
         return [CropCompletion(image=tensor_to_image(out[0]), seed=seeds[0])]

@@ -174,7 +174,7 @@ class MDEInpainter(TorchInpaintModel):
     architecture_cls = MDEArchitecture
 
     @torch.inference_mode()
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None) -> list[CropCompletion]:
         device = self.net_device
         size = self.arch.resolution
         hole = channel_hole(mask)

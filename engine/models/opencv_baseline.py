@@ -18,7 +18,7 @@ class _OpenCVInpainter(InpaintModel):
 
     flag: int
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         hole = flatten(mask)
         return [CropCompletion(image=classical_fill(crop, hole, self.flag), seed=seeds[0])]
 

@@ -21,7 +21,7 @@ _SEED_LOCK = threading.Lock()  # the library's random generator is process-wide
 class PatchMatchInpainter(InpaintModel):
     """One completion per seed: PatchMatch's random search differs with the seed."""
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         from patchmatch import patch_match
 
         hole = (flatten(mask) > 127).astype(np.uint8)

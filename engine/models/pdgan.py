@@ -28,7 +28,13 @@ from torch import Tensor, nn
 
 from engine.errors import ConfigError
 from engine.models.base import CropCompletion
-from engine.models.torch_base import TorchInpaintModel, crop_to_network, network_to_crop, tensor_to_image
+from engine.models.torch_base import (
+    TorchInpaintModel,
+    crop_to_network,
+    landmarks_to_network,
+    network_to_crop,
+    tensor_to_image,
+)
 
 PROBABILITY_RULES = ("continuous", "exponential")
 PRIORS = ("partial-conv", "collagan")  # the paper's own stage 1, or the shipped collaGAN (quality recipe)
@@ -66,17 +72,19 @@ class CollaGANPrior:
         self.net, self.arch = net.eval(), arch
 
     @torch.no_grad()
-    def __call__(self, image: Tensor, known: Tensor) -> Tensor:
+    def __call__(self, image: Tensor, known: Tensor, landmarks=None) -> Tensor:
+        """``landmarks``: (N, 68, 2) in ``image``'s pixels, or None (for collaGAN's face-mirror prefill)."""
         from engine.models.collagan import complete_tensor
 
         size, native = image.shape[-1], self.arch.resolution
         hole = 1.0 - known
         generator = torch.Generator().manual_seed(0)
         if size == native:
-            return complete_tensor(self.net, self.arch, image, hole, generator)
+            return complete_tensor(self.net, self.arch, image, hole, generator, landmarks)
         small = F.interpolate(image, size=(native, native), mode="bilinear", align_corners=False, antialias=True)
         small_hole = (F.interpolate(hole, size=(native, native), mode="area") > 0).float()
-        out = complete_tensor(self.net, self.arch, small, small_hole, generator)
+        landmarks = landmarks_to_network(landmarks, size, native)
+        out = complete_tensor(self.net, self.arch, small, small_hole, generator, landmarks)
         return F.interpolate(out, size=(size, size), mode="bilinear", align_corners=False) * hole + image * known
 
 
@@ -302,17 +310,18 @@ class PDGANNet(nn.Module):
         self.external_prior = None  # (image, known) -> completed image, for prior = "collagan"
         self.generator = SPDGenerator(arch)
 
-    def coarse(self, image: Tensor, known: Tensor) -> Tensor:
-        """Stage 1: the prior, with the known pixels put back."""
+    def coarse(self, image: Tensor, known: Tensor, landmarks=None) -> Tensor:
+        """Stage 1: the prior, with the known pixels put back (``landmarks``: (N, 68, 2) in the
+        images' pixels or None, read by a collaGAN prior with the face-mirror prefill)."""
         if self.arch.prior != "partial-conv":
             if self.external_prior is None:
                 raise ConfigError("this PD-GAN reads its prior from collaGAN, which is not loaded")
-            return self.external_prior(image, known)
+            return self.external_prior(image, known, landmarks)
         return self.prior(image, known) * (1.0 - known) + image * known
 
-    def forward(self, image: Tensor, known: Tensor, z: Tensor) -> Tensor:
+    def forward(self, image: Tensor, known: Tensor, z: Tensor, landmarks=None) -> Tensor:
         """One completion per row of ``z`` (the image and mask are broadcast to the batch)."""
-        return self.generator(z, self.coarse(image, known), known)
+        return self.generator(z, self.coarse(image, known, landmarks), known)
 
 
 class PDGANInpainter(TorchInpaintModel):
@@ -341,10 +350,11 @@ class PDGANInpainter(TorchInpaintModel):
         return [*super()._networks(), *([self.prior_model.net] if self.arch.prior == "collagan" else [])]
 
     @torch.inference_mode()
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel) -> list[CropCompletion]:
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None) -> list[CropCompletion]:
         device = self.net_device
         image, hole = crop_to_network(crop, mask, self.arch.resolution, device)
         z = torch.stack([latent_for_seed(s, self.arch.latent_dim) for s in seeds]).to(device)
         progress(0.1, f"drawing {len(seeds)} sample(s)", None)
-        out = network_to_crop(self.net(image, 1.0 - hole, z), crop.shape[:2])
+        points = landmarks_to_network(landmarks, crop.shape[1], self.arch.resolution)
+        out = network_to_crop(self.net(image, 1.0 - hole, z, points), crop.shape[:2])
         return [CropCompletion(tensor_to_image(img), seed) for img, seed in zip(out, seeds)]

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 
 from engine.prefill import classical_fill, mirror_fill
 
-PREFILLS = ("telea", "mirror", "noise", "zeros")
+PREFILLS = ("telea", "mirror", "face-mirror", "noise", "zeros")
 _POOL = ThreadPoolExecutor(max_workers=4)  # cv2 releases the GIL: a batch's fills run side by side
 
 
@@ -28,16 +28,17 @@ def _to_uint8(image: Tensor) -> np.ndarray:
     return ((image.detach().float().clamp(-1, 1) + 1) * 127.5).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def _fill_batch(image: Tensor, hole: Tensor, fill: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Tensor:
+def _fill_batch(image: Tensor, hole: Tensor, fill: Callable[..., np.ndarray], *extra: list) -> Tensor:
     """(N, 3, H, W) images in [-1, 1] with their (N, 1, H, W) holes (1 = missing) filled by ``fill``
-    (an ``engine.prefill`` function of the 8-bit crop and its 255 = missing hole); known pixels keep
-    their values."""
+    (an ``engine.prefill`` function of the 8-bit crop, its 255 = missing hole and one item of each
+    ``extra`` list); known pixels keep their values."""
     images = [_to_uint8(img) for img in image]
     holes = [(h[0] > 0.5).byte().mul(255).cpu().numpy() for h in hole]
+    arguments = list(zip(images, holes, *extra))
     if len(images) > 2:
-        fills = list(_POOL.map(lambda pair: fill(*pair), zip(images, holes)))
+        fills = list(_POOL.map(lambda args: fill(*args), arguments))
     else:
-        fills = [fill(i, h) for i, h in zip(images, holes)]
+        fills = [fill(*args) for args in arguments]
     filled = torch.from_numpy(np.stack(fills)).to(image.device).permute(0, 3, 1, 2).to(image.dtype) / 127.5 - 1.0
     return image * (1 - hole) + filled * hole
 
@@ -48,19 +49,30 @@ def telea_prefill(image: Tensor, hole: Tensor) -> Tensor:
     return _fill_batch(image, hole, classical_fill)
 
 
-def mirror_prefill(image: Tensor, hole: Tensor) -> Tensor:
+def mirror_prefill(image: Tensor, hole: Tensor, landmarks: Tensor | np.ndarray | None = None) -> Tensor:
     """The holes filled with the face's mirror image where it is known, Telea elsewhere
-    (``engine.prefill.mirror_fill``)."""
-    return _fill_batch(image, hole, mirror_fill)
+    (``engine.prefill.mirror_fill``); with (N, 68, 2) ``landmarks`` in the images' pixels, only
+    where the mirror falls inside the face."""
+    if landmarks is None:
+        return _fill_batch(image, hole, mirror_fill)
+    points = [np.asarray(lm.detach().cpu() if isinstance(lm, Tensor) else lm, np.float32) for lm in landmarks]
+    if len(points) != len(image):
+        raise ValueError(f"{len(points)} landmark sets for {len(image)} images")
+    return _fill_batch(image, hole, mirror_fill, points)
 
 
-def prefill(image: Tensor, hole: Tensor, kind: str, generator: torch.Generator | None = None) -> Tensor:
+def prefill(image: Tensor, hole: Tensor, kind: str, generator: torch.Generator | None = None,
+            landmarks: Tensor | np.ndarray | None = None) -> Tensor:
     """The network's view of the hole: Telea's fill, the mirrored face (Telea where its mirror is hidden
-    too), uniform noise in [-1, 1] (the papers), or zeros."""
+    too), the mirror kept inside the face outline of (N, 68, 2) ``landmarks`` in the images' pixels
+    ("face-mirror": whole-crop mirror when no landmarks are known), uniform noise in [-1, 1] (the
+    papers), or zeros."""
     if kind == "telea":
         return telea_prefill(image, hole)
     if kind == "mirror":
         return mirror_prefill(image, hole)
+    if kind == "face-mirror":
+        return mirror_prefill(image, hole, landmarks)
     if kind == "noise":
         noise = torch.rand(image.shape, generator=generator).to(image.device, image.dtype) * 2 - 1
         return image * (1 - hole) + noise * hole

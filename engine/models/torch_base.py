@@ -70,6 +70,19 @@ def crop_to_network(crop: np.ndarray, mask: np.ndarray, size: int, device) -> tu
     return image, hole
 
 
+def landmarks_to_network(landmarks, crop_size: int, size: int) -> np.ndarray | None:
+    """(N, 68, 2) landmarks (array or tensor; one (68, 2) set is batched as N = 1) in the pixels of
+    the network's ``size``, as ``crop_to_network`` resizes a ``crop_size`` crop; None stays None."""
+    if landmarks is None:
+        return None
+    if isinstance(landmarks, Tensor):
+        landmarks = landmarks.detach().float().cpu().numpy()
+    points = np.asarray(landmarks, np.float32)
+    # pixel centres: x_net + 0.5 = (x_crop + 0.5) * size / crop_size
+    points = (points + 0.5) * (size / crop_size) - 0.5
+    return points if points.ndim == 3 else points[None]
+
+
 def network_to_crop(output: Tensor, shape: tuple[int, int]) -> Tensor:
     """A network's (N, C, h, w) output resized to the crop's (H, W) when they differ."""
     if output.shape[-2:] != tuple(shape):

@@ -56,7 +56,7 @@ class SlowFakeModel(InpaintModel):
     steps_done = 0
     started = threading.Event()
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         type(self).steps_done = 0
         type(self).started.set()
         steps = settings.iterations

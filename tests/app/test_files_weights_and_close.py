@@ -123,7 +123,7 @@ class StubbornModel(InpaintModel):
     started = threading.Event()
     release = threading.Event()
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         type(self).started.set()
         type(self).release.wait(30)
         return [CropCompletion(crop.copy(), seed=seed) for seed in seeds]

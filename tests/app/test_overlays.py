@@ -17,7 +17,7 @@ class FakeFaceModel(InpaintModel):
     info = ModelInfo(name="test-face-extras", display_name="Face extras (test only)", paper="none",
                      resolution=CROP, extra_outputs=("segmentation", "heatmaps"))
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         heat = np.zeros((1, CROP, CROP), np.float32)
         heat[0, CROP // 2 - 3 : CROP // 2 + 3, CROP // 2 - 3 : CROP // 2 + 3] = 1.0
         extras = {"segmentation": np.ones((CROP, CROP), np.int64), "heatmaps": heat}

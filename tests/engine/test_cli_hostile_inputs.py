@@ -155,7 +155,7 @@ class ChannelWiseFace(InpaintModel):
     info = ModelInfo(name="channel-wise-test", display_name="Channel-wise", paper="", resolution=64,
                      channel_masks=True)
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         return [CropCompletion(np.full_like(crop, 255), seed) for seed in seeds]
 
 

@@ -130,9 +130,11 @@ class Recording96Inpainter(toy_models.GreyInpainter):
     """A 96 px face model that keeps what it was handed, as MDE is run on 128 px crops."""
 
     seen: ClassVar[list[tuple[np.ndarray, np.ndarray]]] = []
+    landmarks_seen: ClassVar[list] = []
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         type(self).seen.append((crop.copy(), mask.copy()))
+        type(self).landmarks_seen.append(landmarks)
         return [CropCompletion(np.full_like(crop, settings.level), seed=seeds[0])]
 
 
@@ -156,6 +158,23 @@ def test_a_shrunk_crop_hands_no_blanked_pixel_to_the_model_as_known(monkeypatch)
     known = small_mask == 0
     assert known.any() and small[known].min() >= 199, "blanked hole pixels were handed over as known"
     np.testing.assert_array_equal(out[mask == 0], crop[mask == 0])
+
+
+def test_a_resized_crops_landmarks_follow_it_to_the_models_pixels(monkeypatch):
+    """The face-mirror prefill reads the landmarks: at 96 px they must sit where the face is at 96 px
+    (pixel centres: the crop's centre stays the centre, the corner pixel stays the corner pixel)."""
+    toy_models.add_row(monkeypatch, RECORDING_96)
+    Recording96Inpainter.landmarks_seen.clear()
+    mask = np.zeros((128, 128), np.uint8)
+    mask[40:60, 40:60] = 255
+    landmarks = np.full((68, 2), 63.5, np.float32)
+    landmarks[0] = (127.0, 0.0)
+    _ModelRunner(create_model("test-record-96"), 128)(np.full((128, 128, 3), 90, np.uint8), mask, 0, landmarks)
+    _ModelRunner(create_model("test-record-96"), 96)(np.full((96, 96, 3), 90, np.uint8), mask[:96, :96], 0)
+    small, unknown = Recording96Inpainter.landmarks_seen
+    assert unknown is None
+    np.testing.assert_allclose(small[1:], 47.5)
+    np.testing.assert_allclose(small[0], (127.5 * 0.75 - 0.5, 0.5 * 0.75 - 0.5))
 
 
 def test_an_enlarged_crop_hands_no_blanked_pixel_to_the_model_as_known(monkeypatch):

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.prefill import classical_fill, mirror_fill
+from engine.prefill import classical_fill, face_region, mirror_fill
 
 
 def symmetric_face(size: int = 64) -> np.ndarray:
@@ -60,3 +60,43 @@ def test_known_pixels_never_change_and_symmetric_holes_are_telea(seed, x, y, w, 
     assert np.array_equal(filled[hole == 0], image[hole == 0])
     symmetric = np.maximum(hole, hole[:, ::-1])  # every hole pixel's mirror is in the hole too
     assert np.array_equal(mirror_fill(image, symmetric), classical_fill(image, symmetric))
+
+
+def turned_face_landmarks() -> np.ndarray:
+    """68 points whose jaw and brows outline a face in columns 8-40 of a 64 px crop: the head turned
+    so that the crop's right side holds background."""
+    landmarks = np.full((68, 2), 30.0, np.float32)
+    angles = np.linspace(np.pi, 0, 17)
+    landmarks[:17] = np.stack([24 + 16 * np.cos(angles), 30 + 26 * np.sin(angles)], axis=1)  # the jaw, chin at y 56
+    landmarks[17:27] = np.stack([np.linspace(10, 38, 10), np.full(10, 12.0)], axis=1)  # the brows
+    return landmarks
+
+
+def test_with_landmarks_only_pixels_whose_mirror_lies_in_the_face_are_mirrored():
+    image = symmetric_face()
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[20:40, 34:60] = 255  # the right half of a turned face: its cheek, then background
+    blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
+    landmarks = turned_face_landmarks()
+    region = face_region(landmarks, hole.shape)
+    assert region[30, 20] and region[30, 36] and not region[30, 50] and not region[5, 20]
+    filled = mirror_fill(blanked, hole, landmarks)
+    mirrored, telea = mirror_fill(blanked, hole), classical_fill(blanked, hole)
+    both_inside = region & region[:, ::-1]
+    assert np.array_equal(filled[(hole > 0) & both_inside], mirrored[(hole > 0) & both_inside])
+    assert np.array_equal(filled[(hole > 0) & ~both_inside], telea[(hole > 0) & ~both_inside])
+    assert ((hole > 0) & both_inside).any() and ((hole > 0) & ~both_inside).any()
+    assert np.array_equal(filled[hole == 0], blanked[hole == 0])
+
+
+def test_a_frontal_outline_keeps_every_mirrored_pixel_of_the_face():
+    """Mirror-symmetric landmarks around the crop's centre column: inside the face the restricted
+    fill is the plain mirror."""
+    image = symmetric_face()
+    landmarks = turned_face_landmarks()
+    landmarks[:, 0] += 31.5 - 24  # centre the outline on the crop's axis (x = 31.5)
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[16:30, 38:45] = 255  # the right eye, inside the outline, and its mirror too
+    blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
+    assert face_region(landmarks, hole.shape)[hole > 0].all()
+    assert np.array_equal(mirror_fill(blanked, hole, landmarks), mirror_fill(blanked, hole))

@@ -190,3 +190,42 @@ def test_all_falls_back_to_scratch_with_the_low_resolution_phase(monkeypatch, tm
         train_all(tmp_path / "out", 1.0, init=str(weights), methods=["collagan"])
     assert [c.init for c in seen] == [str(weights), ""]
     assert seen[0].low_resolution == 0 and seen[1].low_resolution == QUALITY["low_resolution"]
+
+
+@pytest.mark.parametrize("name, generate", [("collagan", lambda m, b: m._inputs(b)), ("gfc", lambda m, b: m._complete(b))])
+def test_the_face_mirror_prefill_reads_each_training_crops_landmarks(tiny_config, monkeypatch, name, generate):
+    """In training as in the engine, the face-mirror prefill keeps the mirror inside the outline of
+    the crop's own landmarks (which follow its flip and jitter)."""
+    import importlib
+
+    from engine.models.residual_unet import mirror_prefill
+    from training.data import build_datasets, collate
+    from training.methods import load_methods
+
+    method_cls = load_methods()[name]
+    cfg = tiny_config(method_cls.config_cls, **{**method_cls.quality_recipe, "prefill": "face-mirror", "jitter": 0.0,
+                                                 "resolution": 64, "width": 8, "batch_size": 2, "low_resolution": 0})
+    train, _, _ = build_datasets(cfg)
+    batch = collate([train[i] for i in range(2)])
+    method = method_cls(cfg, "cpu")
+    method.build()
+    module = importlib.import_module(f"training.{name}")
+    seen, real = [], module.prefill
+    monkeypatch.setattr(module, "prefill", lambda *a, **k: seen.append((a, k)) or real(*a, **k))
+    with torch.no_grad():
+        generate(method, batch)
+    [(args, kwargs)] = seen
+    assert args[2] == "face-mirror" and torch.equal(kwargs["landmarks"], batch["landmarks"])
+    image, hole = batch["image"], batch["mask"][:, :1]
+    assert torch.equal(real(*args, **kwargs), mirror_prefill(image, hole, batch["landmarks"]))
+
+
+def test_a_collagan_prior_is_handed_pdgans_landmarks():
+    from engine.models.pdgan import PDGANArchitecture, PDGANNet
+
+    net = PDGANNet(PDGANArchitecture(resolution=16, width=4, prior="collagan", latent_dim=8, residual=True))
+    seen = []
+    net.external_prior = lambda image, known, landmarks: seen.append(landmarks) or image
+    landmarks = torch.rand(1, 68, 2) * 16
+    net(torch.zeros(1, 3, 16, 16), torch.ones(1, 1, 16, 16), torch.zeros(2, 8), landmarks)
+    assert seen == [landmarks]

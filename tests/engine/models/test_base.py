@@ -30,7 +30,7 @@ class OutOfMemoryOnceInpainter(InpaintModel):
         super().__init__(*args, **kwargs)
         self.calls = 0
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         self.calls += 1
         if self.calls == 1:
             raise RuntimeError("CUDA out of memory. Tried to allocate 2.00 GiB")
@@ -42,7 +42,7 @@ class PeekingInpainter(InpaintModel):
 
     seen: np.ndarray | None = None
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         PeekingInpainter.seen = crop.copy()
         return [CropCompletion(crop.copy(), seed=seeds[0])]
 
@@ -235,3 +235,51 @@ def test_chunks_report_progress_over_the_whole_call(sample_photo, monkeypatch):
     assert [r.seed for r in results] == [5, 6, 7] and toy_models.CountingInpainter.calls == [[5], [6], [7]]
     assert fractions == [0.333, 0.667, 1.0, 1.0]
 
+
+
+class LandmarkPeekingInpainter(InpaintModel):
+    """Records the landmarks it is handed (the face-mirror prefill reads them)."""
+
+    seen: list = []
+
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
+        LandmarkPeekingInpainter.seen.append(landmarks)
+        return [CropCompletion(crop.copy(), seed=seeds[0])]
+
+
+class LandmarkPeekingRegionInpainter(LandmarkPeekingInpainter):
+    """The same, as a region model (a class serves one row)."""
+
+
+LANDMARK_FACE = ModelSpec(ModelInfo(name="test-landmark-face", display_name="Landmarks", paper="none", resolution=64),
+                          f"{__name__}:LandmarkPeekingInpainter")
+LANDMARK_REGION = ModelSpec(ModelInfo(name="test-landmark-region", display_name="Landmarks", paper="none", resolution=0,
+                                      needs_face=False), f"{__name__}:LandmarkPeekingRegionInpainter")
+
+
+def test_a_face_model_is_handed_the_alignments_landmarks_in_crop_pixels(monkeypatch, sample_photo):
+    import engine.face
+
+    add_row(monkeypatch, LANDMARK_FACE)
+    LandmarkPeekingInpainter.seen = []
+    [result] = create_model("test-landmark-face").inpaint(sample_photo, centre_mask(sample_photo.shape[:2], 0.3))
+    [seen] = LandmarkPeekingInpainter.seen
+    assert seen.shape == (68, 2)
+    assert np.allclose(seen, result.alignment.landmarks)
+    face = engine.face.detect_faces(sample_photo)[0]
+    assert np.allclose(seen, result.alignment.to_crop(face.landmarks), atol=1e-3)
+    assert (seen > 0).all() and (seen < 64).all()  # the whole face inside the 64 px crop
+
+
+def test_a_region_model_is_handed_no_landmarks_and_bad_ones_are_refused(monkeypatch, sample_photo):
+    add_row(monkeypatch, LANDMARK_REGION)
+    LandmarkPeekingInpainter.seen = []
+    model = create_model("test-landmark-region")
+    model.inpaint(sample_photo, centre_mask(sample_photo.shape[:2]))
+    assert LandmarkPeekingInpainter.seen == [None]
+    crop, mask = sample_photo[:64, :64], centre_mask((64, 64))
+    for bad in (np.zeros((5, 2)), np.full((68, 2), np.nan)):
+        with pytest.raises(MaskError, match="landmarks"):
+            model.inpaint_crop(crop, mask, landmarks=bad)
+    model.inpaint_crop(crop, mask, landmarks=np.zeros((68, 2)))
+    assert LandmarkPeekingInpainter.seen[-1].dtype == np.float32

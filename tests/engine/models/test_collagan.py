@@ -80,10 +80,10 @@ def test_cli_inpaint_runs_collagan(tmp_path, sample_photo_path, tiny_weights):
     assert read_image(out).shape == read_image(sample_photo_path).shape
 
 
-@pytest.mark.parametrize("prefill", ["telea", "mirror"])
+@pytest.mark.parametrize("prefill", ["telea", "mirror", "face-mirror"])
 def test_zero_residual_collagan_completes_exactly_like_its_prefill(sample_square, tmp_path, prefill):
-    """At step 0 a recipe model *is* its prefill (the telea baseline, or the mirror fill): the same
-    pixels, not merely close ones."""
+    """At step 0 a recipe model *is* its prefill (the telea baseline, the mirror fill, or the mirror
+    kept inside the face outline of the landmarks it is handed): the same pixels, not merely close ones."""
     from engine.models import create_model
     from engine.models.collagan import CollaGANArchitecture, build_generator
     from engine.weights import save_state_dict
@@ -96,12 +96,20 @@ def test_zero_residual_collagan_completes_exactly_like_its_prefill(sample_square
     net = build_generator(arch)
     path = tmp_path / "collagan.safetensors"
     save_state_dict(path, net.state_dict(), {"method": "collagan", "architecture": dataclasses.asdict(arch)})
-    [learned] = create_model("collagan", weights=path, device="cpu").inpaint_crop(crop, mask, seed=0)
+    # a head turned to the crop's left: the outline spans columns 16-80 of 128
+    landmarks = np.full((68, 2), 60.0, np.float32)
+    angles = np.linspace(np.pi, 0, 17)
+    landmarks[:17] = np.stack([48 + 32 * np.cos(angles), 60 + 52 * np.sin(angles)], axis=1)
+    landmarks[17:27] = np.stack([np.linspace(20, 76, 10), np.full(10, 24.0)], axis=1)
+    [learned] = create_model("collagan", weights=path, device="cpu").inpaint_crop(crop, mask, seed=0, landmarks=landmarks)
+    from engine.prefill import mirror_fill
+
+    blanked = np.where(mask[..., None] > 127, 0, crop).astype(np.uint8)  # the model never sees the hole's pixels
     if prefill == "telea":
         expected = create_model("telea").inpaint_crop(crop, mask, seed=0)[0].image
-    else:
-        from engine.prefill import mirror_fill
-
-        blanked = np.where(mask[..., None] > 127, 0, crop).astype(np.uint8)  # the model never sees the hole's pixels
+    elif prefill == "mirror":  # the landmarks are not read
         expected = mirror_fill(blanked, mask)
+    else:
+        expected = mirror_fill(blanked, mask, landmarks)
+        assert not np.array_equal(expected, mirror_fill(blanked, mask))
     assert np.array_equal(learned.image, expected)

@@ -26,7 +26,7 @@ class ToySettings:
 class NoiseInpainter(InpaintModel):
     """Diverse: fills the hole with noise drawn from the sample's seed."""
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         return [
             CropCompletion(np.random.default_rng(s).integers(0, 256, crop.shape, dtype=np.uint8), seed=s) for s in seeds
         ]
@@ -35,7 +35,7 @@ class NoiseInpainter(InpaintModel):
 class GreyInpainter(InpaintModel):
     """Deterministic, with one setting: paints the hole ``settings.level``; 64 px face crops or any region."""
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         if self.info.needs_face:
             assert crop.shape == (64, 64, 3)
         return [CropCompletion(np.full_like(crop, settings.level), seed=seeds[0])]
@@ -51,7 +51,7 @@ class CountingInpainter(InpaintModel):
     seeds_per_chunk = 1
     calls: ClassVar[list[list[int]]] = []
 
-    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel):
+    def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         type(self).calls.append(list(seeds))
         progress(1.0, "chunk done", None)
         return [CropCompletion(np.full_like(crop, 7), seed=s) for s in seeds]
