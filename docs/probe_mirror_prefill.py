@@ -1,8 +1,8 @@
-"""The mirror prefill against Telea's fill, before any training, on held-out faces.
+"""The mirror prefills (whole crop, and kept inside the face outline) against Telea's fill, before any training, on held-out faces.
 
 Run from the repository root (needs ../shared/data):
     python3 docs/probe_mirror_prefill.py --protocol mde-occlusions --subset 40
-Prints mean PSNR, SSIM and identity distance per case of the protocol for both fills, then the
+Prints mean PSNR, SSIM and identity distance per case of the protocol for the three fills, then the
 mirror's PSNR gain over Telea binned by a yaw proxy of the face (how far the nose tip sits from the
 midpoint of the jaw's ends, in inter-ocular distances): where the mirror stops paying.
 """
@@ -26,7 +26,7 @@ protocol = PROTOCOLS[args.protocol]
 size = protocol.default_resolution
 data = [Path("../shared/data/utkface/val"), Path("../shared/data/celeba/val")]
 scores: dict[tuple[str, str], list[list[float]]] = {}
-by_yaw: list[tuple[str, float, float]] = []  # (case, yaw proxy, mirror PSNR - Telea PSNR)
+by_yaw: list[tuple[str, float, float, float]] = []  # (case, yaw proxy, mirror and face-mirror PSNR - Telea PSNR)
 for index, path in enumerate(list_images(data, subset=args.subset)):
     try:
         prepared = prepare_image(path, size, "dlib", True)
@@ -37,7 +37,9 @@ for index, path in enumerate(list_images(data, subset=args.subset)):
         mask = protocol.make_mask(case, prepared.landmarks, size, index)
         gains = []
         blanked = np.where(mask[..., None] > 127, 0, prepared.crop).astype(np.uint8)
-        for name, fill in (("telea", classical_fill), ("mirror", mirror_fill)):
+        fills = (("telea", classical_fill), ("mirror", mirror_fill),
+                 ("face-mirror", lambda image, hole: mirror_fill(image, hole, prepared.landmarks)))
+        for name, fill in fills:
             result = np.where(mask[..., None] > 127, fill(blanked, mask), prepared.crop).astype(np.uint8)
             row = scores.setdefault((case, name), [[], [], []])
             row[0].append(psnr(prepared.crop, result))
@@ -48,13 +50,14 @@ for index, path in enumerate(list_images(data, subset=args.subset)):
                     row[2].append(identity_distance(face_descriptor(result, prepared.box), prepared.identity))
                 except FaceInpaintError:
                     pass
-        by_yaw.append((case, yaw, gains[1] - gains[0]))
+        by_yaw.append((case, yaw, gains[1] - gains[0], gains[2] - gains[0]))
 for (case, name), (p, s, d) in scores.items():
-    print(f"{case:12} {name:7} psnr {np.mean(p):6.2f}  ssim {np.mean(s):.4f}  identity {np.mean(d) if d else float('nan'):.4f}  faces {len(p)}")
-print("mirror PSNR - Telea PSNR by yaw proxy (faces: mean gain in dB)")
+    print(f"{case:12} {name:11} psnr {np.mean(p):6.2f}  ssim {np.mean(s):.4f}  identity {np.mean(d) if d else float('nan'):.4f}  faces {len(p)}")
+print("mirror / face-mirror PSNR - Telea PSNR by yaw proxy (faces: mean gains in dB)")
 for case in protocol.cases:
     cells = []
     for low, high in ((0, 0.1), (0.1, 0.2), (0.2, 0.35), (0.35, float("inf"))):
-        gains = [g for c, y, g in by_yaw if c == case and low <= y < high]
-        cells.append(f"[{low}, {high}): {len(gains)}: {np.mean(gains):+.2f}" if gains else f"[{low}, {high}): 0")
+        rows = [(g, f) for c, y, g, f in by_yaw if c == case and low <= y < high]
+        cells.append(f"[{low}, {high}): {len(rows)}: {np.mean([g for g, _ in rows]):+.2f} / {np.mean([f for _, f in rows]):+.2f}"
+                     if rows else f"[{low}, {high}): 0")
     print(f"{case:12} " + "   ".join(cells))

@@ -79,7 +79,8 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | Non
     mirror of the near cheek is background or hair (a red and green blotch on a three-quarter
     view). On 58 held-out faces at 96 px this took half-face holes from 19.8 / 20.2 dB (mirror)
     and 20.5 / 20.7 (Telea) to 20.9 / 21.1 and kept the mirror's identity gain (0.40 / 0.39
-    against Telea's 0.46 / 0.43); one-eye holes gained too (29.1 / 29.7 against 28.8 / 29.5).
+    against Telea's 0.46 / 0.43); one-eye holes gained too (29.1 / 29.7 against 28.8 / 29.5)
+    (``python3 docs/probe_mirror_prefill.py --subset 60``).
     """
     missing = hole > 127
     mirrored_missing = missing[:, ::-1]
