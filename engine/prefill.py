@@ -57,7 +57,8 @@ def classical_fill(image: np.ndarray, hole: np.ndarray, flag: int = cv2.INPAINT_
 
 def face_region(landmarks: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
     """(H, W) bool: the pixels inside the outline of the jaw and brows of 68 ``landmarks`` (x, y pixels)."""
-    outline = np.asarray(landmarks, np.float32)[FACE_OUTLINE]
+    span = 4 * max(shape)  # far-off points (a wild detection) stay far off without overflowing int32
+    outline = np.clip(np.asarray(landmarks, np.float64)[FACE_OUTLINE], -span, span)
     region = np.zeros(shape, np.uint8)
     cv2.fillConvexPoly(region, cv2.convexHull(np.round(outline).astype(np.int32)), 1)
     return region.astype(bool)

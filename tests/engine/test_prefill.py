@@ -100,3 +100,13 @@ def test_a_frontal_outline_keeps_every_mirrored_pixel_of_the_face():
     blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
     assert face_region(landmarks, hole.shape)[hole > 0].all()
     assert np.array_equal(mirror_fill(blanked, hole, landmarks), mirror_fill(blanked, hole))
+
+
+def test_wild_landmarks_give_an_empty_face_and_telea_without_overflow(recwarn):
+    image = symmetric_face()
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[16:32, 40:60] = 255
+    wild = np.random.default_rng(0).random((68, 2)) * 1e12
+    assert not face_region(wild, hole.shape).any()
+    assert np.array_equal(mirror_fill(image, hole, wild), classical_fill(image, hole))
+    assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
