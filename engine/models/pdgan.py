@@ -307,7 +307,7 @@ class PDGANNet(nn.Module):
         self.arch = arch
         if arch.prior == "partial-conv":
             self.prior = PartialConvUNet(arch.resolution, arch.width)
-        self.external_prior = None  # (image, known) -> completed image, for prior = "collagan"
+        self.external_prior = None  # (image, known, landmarks) -> completed image, for prior = "collagan"
         self.generator = SPDGenerator(arch)
 
     def coarse(self, image: Tensor, known: Tensor, landmarks=None) -> Tensor:
