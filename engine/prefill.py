@@ -78,7 +78,7 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | Non
     With the face's ``landmarks`` (68, in the crop's pixels) only pixels whose mirror lies inside
     the face too are mirrored: a turned head's far side is narrower than its near side, so the
     mirror of the near cheek is background or hair (a red and green blotch on a three-quarter
-    view). On 58 held-out faces at 96 px this took half-face holes from 19.8 / 20.2 dB (mirror)
+    view); the lighting correction is then read inside the face alone. On 58 held-out faces at 96 px this took half-face holes from 19.8 / 20.2 dB (mirror)
     and 20.5 / 20.7 (Telea) to 20.9 / 21.1 and kept the mirror's identity gain (0.40 / 0.39
     against Telea's 0.46 / 0.43); one-eye holes gained too (29.1 / 29.7 against 28.8 / 29.5)
     (``python3 docs/probe_mirror_prefill.py --subset 60``).
@@ -86,16 +86,21 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | Non
     missing = hole > 127
     mirrored_missing = missing[:, ::-1]
     from_mirror = missing & ~mirrored_missing
+    unreadable = missing | mirrored_missing  # where the face-minus-mirror difference is unknown
     if landmarks is not None:
         inside = face_region(landmarks, missing.shape)
-        from_mirror &= inside & inside[:, ::-1]
+        both_inside = inside & inside[:, ::-1]
+        from_mirror &= both_inside
+        # and read only face against face: skin minus the background beside a turned head would
+        # tint the mirrored cheek (green beside a red backdrop)
+        unreadable |= ~both_inside
     fill = classical_fill(image, hole)
-    if not from_mirror.any():
+    if not from_mirror.any() or unreadable.all():
         return fill
     mirror = image[:, ::-1].astype(np.float32)
     # the difference field, in half grey levels around 128 (8 bits for cv2.inpaint), filled where unknown
     difference = np.clip((image.astype(np.float32) - mirror) / 2 + 128, 0, 255).round().astype(np.uint8)
-    unknown = np.where(missing | mirrored_missing, 255, 0).astype(np.uint8)
+    unknown = np.where(unreadable, 255, 0).astype(np.uint8)
     correction = (classical_fill(difference, unknown).astype(np.float32) - 128) * 2
     corrected = np.clip(mirror + correction, 0, 255).round().astype(np.uint8)
     fill[from_mirror] = corrected[from_mirror]

@@ -110,3 +110,24 @@ def test_wild_landmarks_give_an_empty_face_and_telea_without_overflow(recwarn):
     assert not face_region(wild, hole.shape).any()
     assert np.array_equal(mirror_fill(image, hole, wild), classical_fill(image, hole))
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
+
+
+def test_the_lighting_correction_reads_face_against_face_only():
+    """A symmetric face before a backdrop that is red on one side and green on the other: the
+    mirrored eye comes back exact, untinted by backdrop-minus-backdrop differences."""
+    landmarks = turned_face_landmarks()
+    landmarks[:, 0] += 31.5 - 24  # a frontal outline, centred on the crop's axis
+    image = symmetric_face()
+    backdrop = ~face_region(landmarks, image.shape[:2])
+    columns = np.arange(64)[None, :]
+    image[backdrop & (columns < 32)] = (220, 30, 30)
+    image[backdrop & (columns >= 32)] = (40, 200, 40)
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[14:34, 36:56] = 255  # the right eye and the backdrop beside it
+    blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
+    mirrored = (hole > 0) & ~backdrop & ~backdrop[:, ::-1]
+    filled = mirror_fill(blanked, hole, landmarks)
+    assert mirrored.sum() > 100
+    assert np.array_equal(filled[mirrored], image[mirrored])
+    whole_crop = mirror_fill(blanked, hole)  # reads red against green beside the face
+    assert np.abs(whole_crop[mirrored].astype(int) - image[mirrored]).mean() > 5
