@@ -91,9 +91,11 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | Non
         inside = face_region(landmarks, missing.shape)
         both_inside = inside & inside[:, ::-1]
         from_mirror &= both_inside
-        # and read only face against face: skin minus the background beside a turned head would
-        # tint the mirrored cheek (green beside a red backdrop)
-        unreadable |= ~both_inside
+        # and read face against face where any is known: skin minus the background beside a turned
+        # head would tint the mirrored cheek (green beside a red backdrop). A hole as tall as the
+        # face leaves no such pair; then the whole crop's pairs (hair, neck, backdrop) are read.
+        if not (unreadable | ~both_inside).all():
+            unreadable |= ~both_inside
     fill = classical_fill(image, hole)
     if not from_mirror.any() or unreadable.all():
         return fill

@@ -131,3 +131,18 @@ def test_the_lighting_correction_reads_face_against_face_only():
     assert np.array_equal(filled[mirrored], image[mirrored])
     whole_crop = mirror_fill(blanked, hole)  # reads red against green beside the face
     assert np.abs(whole_crop[mirrored].astype(int) - image[mirrored]).mean() > 5
+
+
+def test_a_hole_as_tall_as_the_face_is_still_mirrored():
+    """No face pixel pairs with a known mirror: the correction reads the whole crop, as without
+    landmarks, rather than giving up the mirror."""
+    landmarks = turned_face_landmarks()
+    landmarks[:, 0] += 31.5 - 24
+    image = symmetric_face()
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[:, 33:52] = 255  # the right half of the face, top to bottom
+    blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
+    region = face_region(landmarks, hole.shape)
+    mirrored = (hole > 0) & region & region[:, ::-1]
+    assert mirrored.sum() > 200
+    assert np.array_equal(mirror_fill(blanked, hole, landmarks)[mirrored], image[mirrored])
