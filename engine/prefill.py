@@ -91,19 +91,21 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | Non
         inside = face_region(landmarks, missing.shape)
         both_inside = inside & inside[:, ::-1]
         from_mirror &= both_inside
-        # and read face against face where any is known: skin minus the background beside a turned
-        # head would tint the mirrored cheek (green beside a red backdrop). A hole as tall as the
-        # face leaves no such pair; then the whole crop's pairs (hair, neck, backdrop) are read.
-        if not (unreadable | ~both_inside).all():
-            unreadable |= ~both_inside
+        # and read face against face only: skin minus the background beside a turned head would
+        # tint the mirrored cheek (green beside a red backdrop). A hole as tall as the face leaves
+        # no such pair, and then the mirror goes uncorrected.
+        unreadable |= ~both_inside
     fill = classical_fill(image, hole)
-    if not from_mirror.any() or unreadable.all():
+    if not from_mirror.any():
         return fill
     mirror = image[:, ::-1].astype(np.float32)
-    # the difference field, in half grey levels around 128 (8 bits for cv2.inpaint), filled where unknown
-    difference = np.clip((image.astype(np.float32) - mirror) / 2 + 128, 0, 255).round().astype(np.uint8)
-    unknown = np.where(unreadable, 255, 0).astype(np.uint8)
-    correction = (classical_fill(difference, unknown).astype(np.float32) - 128) * 2
+    if unreadable.all():
+        correction = np.zeros_like(mirror)
+    else:
+        # the difference field, in half grey levels around 128 (8 bits for cv2.inpaint), filled where unknown
+        difference = np.clip((image.astype(np.float32) - mirror) / 2 + 128, 0, 255).round().astype(np.uint8)
+        unknown = np.where(unreadable, 255, 0).astype(np.uint8)
+        correction = (classical_fill(difference, unknown).astype(np.float32) - 128) * 2
     corrected = np.clip(mirror + correction, 0, 255).round().astype(np.uint8)
     fill[from_mirror] = corrected[from_mirror]
     return fill

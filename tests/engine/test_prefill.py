@@ -133,12 +133,16 @@ def test_the_lighting_correction_reads_face_against_face_only():
     assert np.abs(whole_crop[mirrored].astype(int) - image[mirrored]).mean() > 5
 
 
-def test_a_hole_as_tall_as_the_face_is_still_mirrored():
-    """No face pixel pairs with a known mirror: the correction reads the whole crop, as without
-    landmarks, rather than giving up the mirror."""
+def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted():
+    """No face pixel pairs with a known mirror: the mirror goes uncorrected, rather than being
+    dropped or tinted by the backdrop's pairs."""
     landmarks = turned_face_landmarks()
     landmarks[:, 0] += 31.5 - 24
     image = symmetric_face()
+    backdrop = ~face_region(landmarks, image.shape[:2])
+    columns = np.arange(64)[None, :]
+    image[backdrop & (columns < 32)] = (220, 30, 30)
+    image[backdrop & (columns >= 32)] = (40, 200, 40)
     hole = np.zeros(image.shape[:2], np.uint8)
     hole[:, 33:52] = 255  # the right half of the face, top to bottom
     blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
