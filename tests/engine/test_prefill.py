@@ -144,9 +144,9 @@ def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted():
     image[backdrop & (columns < 32)] = (220, 30, 30)
     image[backdrop & (columns >= 32)] = (40, 200, 40)
     hole = np.zeros(image.shape[:2], np.uint8)
-    hole[:, 33:52] = 255  # the right half of the face, top to bottom
+    hole[:, 31:52] = 255  # the right half of the face and its axis, top to bottom: no face pair left
     blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
     region = face_region(landmarks, hole.shape)
-    mirrored = (hole > 0) & region & region[:, ::-1]
+    mirrored = (hole > 0) & (hole[:, ::-1] == 0) & region & region[:, ::-1]
     assert mirrored.sum() > 200
     assert np.array_equal(mirror_fill(blanked, hole, landmarks)[mirrored], image[mirrored])
