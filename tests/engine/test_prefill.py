@@ -112,7 +112,7 @@ def test_wild_landmarks_give_an_empty_face_and_telea_without_overflow(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
-def test_the_lighting_correction_reads_face_against_face_only():
+def test_the_lighting_correction_reads_shade_not_backdrop_against_backdrop():
     """A symmetric face before a backdrop that is red on one side and green on the other: the
     mirrored eye comes back exact, untinted by backdrop-minus-backdrop differences."""
     landmarks = turned_face_landmarks()
@@ -150,3 +150,20 @@ def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted():
     mirrored = (hole > 0) & (hole[:, ::-1] == 0) & region & region[:, ::-1]
     assert mirrored.sum() > 200
     assert np.array_equal(mirror_fill(blanked, hole, landmarks)[mirrored], image[mirrored])
+
+
+def test_a_hole_as_tall_as_the_face_reads_shade_from_the_pairs_around_the_face():
+    """No face pair left, the right side of the whole crop 30 levels brighter (light from the
+    right): the pairs beside the face differ as shade does and carry the correction."""
+    landmarks = turned_face_landmarks()
+    landmarks[:, 0] += 31.5 - 24
+    image = symmetric_face().astype(np.int16)
+    image[:, 32:] += 30
+    image = np.clip(image, 0, 255).astype(np.uint8)
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[:, 31:52] = 255
+    blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
+    region = face_region(landmarks, hole.shape)
+    mirrored = (hole > 0) & (hole[:, ::-1] == 0) & region & region[:, ::-1]
+    error = np.abs(mirror_fill(blanked, hole, landmarks).astype(np.int16) - image)[mirrored]
+    assert error.mean() < 4.0
