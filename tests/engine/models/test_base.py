@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import ClassVar
 
 import cv2
 import numpy as np
@@ -240,7 +241,7 @@ def test_chunks_report_progress_over_the_whole_call(sample_photo, monkeypatch):
 class LandmarkPeekingInpainter(InpaintModel):
     """Records the landmarks it is handed (the face-mirror prefill reads them)."""
 
-    seen: list = []
+    seen: ClassVar[list] = []
 
     def _inpaint_crop(self, crop, mask, *, seeds, settings, progress, cancel, landmarks=None):
         LandmarkPeekingInpainter.seen.append(landmarks)
