@@ -41,7 +41,8 @@ for index, path in enumerate(list_images(data, subset=args.subset)):
         hole = mask[..., None] > 127
         blanked = np.where(hole, 0, prepared.crop).astype(np.uint8)
         fills = {"telea": classical_fill(blanked, mask), "mirror": mirror_fill(blanked, mask),
-                 "collagan": runner(prepared.crop, mask, index)}
+                 "face-mirror": mirror_fill(blanked, mask, prepared.landmarks),
+                 "collagan": runner(prepared.crop, mask, index, prepared.landmarks)}
         fills["blend"] = ((fills["mirror"].astype(np.float32) + fills["collagan"]) / 2).round().astype(np.uint8)
         for name, fill in fills.items():
             result = np.where(hole, fill, prepared.crop).astype(np.uint8)
@@ -53,5 +54,5 @@ for index, path in enumerate(list_images(data, subset=args.subset)):
 for (case, name), values in rows.items():
     a = np.array(values)
     frontal = a[:, 3] < 0.2
-    print(f"{case:11} {name:9} psnr {a[:, 0].mean():6.2f}  ssim {a[:, 1].mean():.4f}  identity {np.nanmean(a[:, 2]):.4f}"
+    print(f"{case:11} {name:11} psnr {a[:, 0].mean():6.2f}  ssim {a[:, 1].mean():.4f}  identity {np.nanmean(a[:, 2]):.4f}"
           f"  (frontal {np.nanmean(a[frontal, 2]):.4f}, turned {np.nanmean(a[~frontal, 2]):.4f}; faces {len(a)}, frontal {frontal.sum()})")
