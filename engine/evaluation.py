@@ -27,7 +27,7 @@ from tqdm import tqdm
 from engine.config import build_config, read_toml
 from engine.errors import FaceInpaintError, ImageReadError, MaskError, NoFaceError, WeightsError
 from engine.face import align_face, detect_faces, detect_landmarks
-from engine.face.align import add_classical_detail
+from engine.face.align import add_classical_detail, resize_points
 from engine.face.identity import face_descriptor, identity_distance
 from engine.imageio import image_files, read_image
 from engine.maskops import flatten
@@ -319,7 +319,7 @@ class _ModelRunner:
         # Enlarging, bicubic spreads the blanked hole into the ring around it: that ring is a hole too.
         small_mask = (shrink_mask_covering(mask, (self.native, self.native)) if self.native < self.size
                       else enlarge_mask_covering(mask, (self.native, self.native)))
-        small_landmarks = None if landmarks is None else (np.asarray(landmarks) + 0.5) * (self.native / self.size) - 0.5
+        small_landmarks = None if landmarks is None else resize_points(landmarks, self.size, self.native)
         out = self.model.inpaint_crop(small, small_mask, seed=seed, landmarks=small_landmarks)[0].image
         back = cv2.resize(out, (self.size,) * 2, interpolation=cv2.INTER_CUBIC)
         if self.native < self.size:  # what paste_back adds when a crop is enlarged into a photo

@@ -83,6 +83,13 @@ def transform_points(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
     return (pts @ matrix[:, :2].T + matrix[:, 2]).astype(np.float32)
 
 
+def resize_points(points: np.ndarray, from_size: int, to_size: int) -> np.ndarray:
+    """Points (any leading shape, x and y last) of a square image resized from ``from_size`` to
+    ``to_size`` px, in the resized image's pixels: cv2.resize and torch's ``interpolate`` keep pixel
+    centres, x_to + 0.5 = (x_from + 0.5) * to_size / from_size."""
+    return ((np.asarray(points, np.float32) + 0.5) * (to_size / from_size) - 0.5).astype(np.float32)
+
+
 def matrix_scale(matrix: np.ndarray) -> float:
     """Linear scale factor of a similarity (output pixels per input pixel)."""
     return math.sqrt(abs(float(np.linalg.det(matrix[:, :2]))))

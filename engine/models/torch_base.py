@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from engine.errors import WeightsError
+from engine.face.align import resize_points
 from engine.models.base import InpaintModel
 from engine.weights import build_checked, load_state_dict, match_module
 
@@ -77,9 +78,7 @@ def landmarks_to_network(landmarks, crop_size: int, size: int) -> np.ndarray | N
         return None
     if isinstance(landmarks, Tensor):
         landmarks = landmarks.detach().float().cpu().numpy()
-    points = np.asarray(landmarks, np.float32)
-    # pixel centres: x_net + 0.5 = (x_crop + 0.5) * size / crop_size
-    points = (points + 0.5) * (size / crop_size) - 0.5
+    points = resize_points(landmarks, crop_size, size)
     return points if points.ndim == 3 else points[None]
 
 
