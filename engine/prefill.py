@@ -91,25 +91,25 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | Non
     mirrored_missing = missing[:, ::-1]
     from_mirror = missing & ~mirrored_missing
     unreadable = missing | mirrored_missing  # where the face-minus-mirror difference is unknown
+    mirror = image[:, ::-1].astype(np.float32)
+    difference = image.astype(np.float32) - mirror
     if landmarks is not None:
         inside = face_region(landmarks, missing.shape)
-        both_inside = inside & inside[:, ::-1]
-        from_mirror &= both_inside
+        from_mirror &= inside & inside[:, ::-1]
         # and read the lighting only from pairs that differ as shade does (a face half in the
         # shadow), not as skin and backdrop do: skin minus the red backdrop beside a turned head
         # tinted the mirrored cheek green
-        unreadable |= np.abs(image.astype(np.int16) - image[:, ::-1]).max(axis=2) > MAX_LIGHTING_DIFFERENCE
+        unreadable |= np.abs(difference).max(axis=2) > MAX_LIGHTING_DIFFERENCE
     fill = classical_fill(image, hole)
     if not from_mirror.any():
         return fill
-    mirror = image[:, ::-1].astype(np.float32)
     if unreadable.all():
         correction = np.zeros_like(mirror)
     else:
         # the difference field, in half grey levels around 128 (8 bits for cv2.inpaint), filled where unknown
-        difference = np.clip((image.astype(np.float32) - mirror) / 2 + 128, 0, 255).round().astype(np.uint8)
+        field = np.clip(difference / 2 + 128, 0, 255).round().astype(np.uint8)
         unknown = np.where(unreadable, 255, 0).astype(np.uint8)
-        correction = (classical_fill(difference, unknown).astype(np.float32) - 128) * 2
+        correction = (classical_fill(field, unknown).astype(np.float32) - 128) * 2
     corrected = np.clip(mirror + correction, 0, 255).round().astype(np.uint8)
     fill[from_mirror] = corrected[from_mirror]
     return fill
