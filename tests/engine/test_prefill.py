@@ -72,6 +72,24 @@ def turned_face_landmarks() -> np.ndarray:
     return landmarks
 
 
+def frontal_face_landmarks() -> np.ndarray:
+    """The same outline centred on the crop's axis (x = 31.5): a frontal face."""
+    landmarks = turned_face_landmarks()
+    landmarks[:, 0] += 31.5 - 24
+    return landmarks
+
+
+def face_before_two_coloured_backdrop(landmarks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``symmetric_face`` with everything outside the outline red on the left and green on the
+    right, and that backdrop's mask."""
+    image = symmetric_face()
+    backdrop = ~face_region(landmarks, image.shape[:2])
+    columns = np.arange(image.shape[1])[None, :]
+    image[backdrop & (columns < 32)] = (220, 30, 30)
+    image[backdrop & (columns >= 32)] = (40, 200, 40)
+    return image, backdrop
+
+
 def test_with_landmarks_only_pixels_whose_mirror_lies_in_the_face_are_mirrored():
     image = symmetric_face()
     hole = np.zeros(image.shape[:2], np.uint8)
@@ -93,8 +111,7 @@ def test_a_frontal_outline_keeps_every_mirrored_pixel_of_the_face():
     """Mirror-symmetric landmarks around the crop's centre column: inside the face the restricted
     fill is the plain mirror."""
     image = symmetric_face()
-    landmarks = turned_face_landmarks()
-    landmarks[:, 0] += 31.5 - 24  # centre the outline on the crop's axis (x = 31.5)
+    landmarks = frontal_face_landmarks()
     hole = np.zeros(image.shape[:2], np.uint8)
     hole[16:30, 38:45] = 255  # the right eye, inside the outline, and its mirror too
     blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
@@ -115,13 +132,8 @@ def test_wild_landmarks_give_an_empty_face_and_telea_without_overflow(recwarn):
 def test_the_lighting_correction_reads_shade_not_backdrop_against_backdrop():
     """A symmetric face before a backdrop that is red on one side and green on the other: the
     mirrored eye comes back exact, untinted by backdrop-minus-backdrop differences."""
-    landmarks = turned_face_landmarks()
-    landmarks[:, 0] += 31.5 - 24  # a frontal outline, centred on the crop's axis
-    image = symmetric_face()
-    backdrop = ~face_region(landmarks, image.shape[:2])
-    columns = np.arange(64)[None, :]
-    image[backdrop & (columns < 32)] = (220, 30, 30)
-    image[backdrop & (columns >= 32)] = (40, 200, 40)
+    landmarks = frontal_face_landmarks()
+    image, backdrop = face_before_two_coloured_backdrop(landmarks)
     hole = np.zeros(image.shape[:2], np.uint8)
     hole[14:34, 36:56] = 255  # the right eye and the backdrop beside it
     blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
@@ -136,13 +148,8 @@ def test_the_lighting_correction_reads_shade_not_backdrop_against_backdrop():
 def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted():
     """No face pixel pairs with a known mirror: the mirror goes uncorrected, rather than being
     dropped or tinted by the backdrop's pairs."""
-    landmarks = turned_face_landmarks()
-    landmarks[:, 0] += 31.5 - 24
-    image = symmetric_face()
-    backdrop = ~face_region(landmarks, image.shape[:2])
-    columns = np.arange(64)[None, :]
-    image[backdrop & (columns < 32)] = (220, 30, 30)
-    image[backdrop & (columns >= 32)] = (40, 200, 40)
+    landmarks = frontal_face_landmarks()
+    image, _ = face_before_two_coloured_backdrop(landmarks)
     hole = np.zeros(image.shape[:2], np.uint8)
     hole[:, 31:52] = 255  # the right half of the face and its axis, top to bottom: no face pair left
     blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
@@ -155,8 +162,7 @@ def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted():
 def test_a_hole_as_tall_as_the_face_reads_shade_from_the_pairs_around_the_face():
     """No face pair left, the right side of the whole crop 30 levels brighter (light from the
     right): the pairs beside the face differ as shade does and carry the correction."""
-    landmarks = turned_face_landmarks()
-    landmarks[:, 0] += 31.5 - 24
+    landmarks = frontal_face_landmarks()
     image = symmetric_face().astype(np.int16)
     image[:, 32:] += 30
     image = np.clip(image, 0, 255).astype(np.uint8)
