@@ -2,6 +2,7 @@
 
 Run from the repository root (needs ../shared/data):
     python3 docs/probe_mirror_prefill.py --protocol mde-occlusions --subset 40
+    python3 docs/probe_mirror_prefill.py --protocol irregular --subset 120   (masks from ../shared/data/masks/val)
 Prints mean PSNR, SSIM and identity distance per case of the protocol for the three fills, then the
 mirror's PSNR gain over Telea binned by a yaw proxy of the face (how far the nose tip sits from the
 midpoint of the jaw's ends, in inter-ocular distances): where the mirror stops paying.
@@ -12,17 +13,19 @@ from pathlib import Path
 import numpy as np
 
 from engine.errors import FaceInpaintError
-from engine.evaluation import PROTOCOLS, list_images, prepare_image
+from engine.evaluation import PROTOCOLS, IrregularMasks, list_images, prepare_image
 from engine.face.identity import face_descriptor, identity_distance
 from engine.face.types import yaw_proxy
 from engine.metrics import psnr, ssim
 from engine.prefill import classical_fill, mirror_fill
 
 parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-parser.add_argument("--protocol", default="mde-occlusions", choices=[p for p in PROTOCOLS if p != "irregular"])
+parser.add_argument("--protocol", default="mde-occlusions", choices=list(PROTOCOLS))
 parser.add_argument("--subset", type=int, default=40)
+parser.add_argument("--masks", type=Path, default=Path("../shared/data/masks/val"), help="for --protocol irregular")
 args = parser.parse_args()
 protocol = PROTOCOLS[args.protocol]
+irregular = IrregularMasks(args.masks) if args.protocol == "irregular" else None
 size = protocol.default_resolution
 data = [Path("../shared/data/utkface/val"), Path("../shared/data/celeba/val")]
 scores: dict[tuple[str, str], list[list[float]]] = {}
@@ -33,8 +36,9 @@ for index, path in enumerate(list_images(data, subset=args.subset)):
     except FaceInpaintError:
         continue
     yaw = yaw_proxy(prepared.landmarks)
-    for case in protocol.cases:
-        mask = protocol.make_mask(case, prepared.landmarks, size, index)
+    cases = ([irregular(size, index)] if irregular else
+             [(case, protocol.make_mask(case, prepared.landmarks, size, index)) for case in protocol.cases])
+    for case, mask in cases:
         gains = []
         blanked = np.where(mask[..., None] > 127, 0, prepared.crop).astype(np.uint8)
         fills = (("telea", classical_fill), ("mirror", mirror_fill),
@@ -51,10 +55,11 @@ for index, path in enumerate(list_images(data, subset=args.subset)):
                 except FaceInpaintError:
                     pass
         by_yaw.append((case, yaw, gains[1] - gains[0], gains[2] - gains[0]))
-for (case, name), (p, s, d) in scores.items():
+cases = list(protocol.cases) or sorted({case for case, _ in scores}, key=lambda bucket: int(bucket.split("-")[0]))
+for (case, name), (p, s, d) in sorted(scores.items(), key=lambda item: cases.index(item[0][0])):
     print(f"{case:12} {name:11} psnr {np.mean(p):6.2f}  ssim {np.mean(s):.4f}  identity {np.mean(d) if d else float('nan'):.4f}  faces {len(p)}")
 print("mirror / face-mirror PSNR - Telea PSNR by yaw proxy (faces: mean gains in dB)")
-for case in protocol.cases:
+for case in cases:
     cells = []
     for low, high in ((0, 0.1), (0.1, 0.2), (0.2, 0.35), (0.35, float("inf"))):
         rows = [(g, f) for c, y, g, f in by_yaw if c == case and low <= y < high]

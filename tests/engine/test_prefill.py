@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine import prefill
 from engine.prefill import classical_fill, face_region, mirror_fill
+
+
+@pytest.fixture
+def no_fade(monkeypatch):
+    """The face-mirror fill without its fade-in from the hole's edge: the tests of which pixels are
+    mirrored and how they are corrected read every mirrored pixel as the mirror."""
+    monkeypatch.setattr(prefill, "MIRROR_DEPTH", 1e-9)
 
 
 def symmetric_face(size: int = 64) -> np.ndarray:
@@ -90,7 +100,7 @@ def face_before_two_coloured_backdrop(landmarks: np.ndarray) -> tuple[np.ndarray
     return image, backdrop
 
 
-def test_with_landmarks_only_pixels_whose_mirror_lies_in_the_face_are_mirrored():
+def test_with_landmarks_only_pixels_whose_mirror_lies_in_the_face_are_mirrored(no_fade):
     image = symmetric_face()
     hole = np.zeros(image.shape[:2], np.uint8)
     hole[20:40, 34:60] = 255  # the right half of a turned face: its cheek, then background
@@ -107,7 +117,7 @@ def test_with_landmarks_only_pixels_whose_mirror_lies_in_the_face_are_mirrored()
     assert np.array_equal(filled[hole == 0], blanked[hole == 0])
 
 
-def test_a_frontal_outline_keeps_every_mirrored_pixel_of_the_face():
+def test_a_frontal_outline_keeps_every_mirrored_pixel_of_the_face(no_fade):
     """Mirror-symmetric landmarks around the crop's centre column: inside the face the restricted
     fill is the plain mirror."""
     image = symmetric_face()
@@ -129,7 +139,7 @@ def test_wild_landmarks_give_an_empty_face_and_telea_without_overflow(recwarn):
     assert not [w for w in recwarn if issubclass(w.category, RuntimeWarning)]
 
 
-def test_the_lighting_correction_reads_shade_not_backdrop_against_backdrop():
+def test_the_lighting_correction_reads_shade_not_backdrop_against_backdrop(no_fade):
     """A symmetric face before a backdrop that is red on one side and green on the other: the
     mirrored eye comes back exact, untinted by backdrop-minus-backdrop differences."""
     landmarks = frontal_face_landmarks()
@@ -145,7 +155,7 @@ def test_the_lighting_correction_reads_shade_not_backdrop_against_backdrop():
     assert np.abs(whole_crop[mirrored].astype(int) - image[mirrored]).mean() > 5
 
 
-def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted():
+def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted(no_fade):
     """No face pixel pairs with a known mirror: the mirror goes uncorrected, rather than being
     dropped or tinted by the backdrop's pairs."""
     landmarks = frontal_face_landmarks()
@@ -159,7 +169,7 @@ def test_a_hole_as_tall_as_the_face_is_still_mirrored_and_untinted():
     assert np.array_equal(mirror_fill(blanked, hole, landmarks)[mirrored], image[mirrored])
 
 
-def test_a_hole_as_tall_as_the_face_reads_shade_from_the_pairs_around_the_face():
+def test_a_hole_as_tall_as_the_face_reads_shade_from_the_pairs_around_the_face(no_fade):
     """No face pair left, the right side of the whole crop 30 levels brighter (light from the
     right): the pairs beside the face differ as shade does and carry the correction."""
     landmarks = frontal_face_landmarks()
@@ -173,3 +183,27 @@ def test_a_hole_as_tall_as_the_face_reads_shade_from_the_pairs_around_the_face()
     mirrored = (hole > 0) & (hole[:, ::-1] == 0) & region & region[:, ::-1]
     error = np.abs(mirror_fill(blanked, hole, landmarks).astype(np.int16) - image)[mirrored]
     assert error.mean() < 4.0
+
+
+def test_with_landmarks_the_mirror_fades_in_from_the_holes_edge():
+    """At depth d from the nearest known pixel the fill is d / depth of the mirror and the rest
+    Telea's; from the full depth on (an eighth of the crop's width) it is the mirror alone."""
+    image = symmetric_face()
+    landmarks = frontal_face_landmarks()
+    hole = np.zeros(image.shape[:2], np.uint8)
+    hole[4:60, 36:60] = 255  # deep enough for a core of pure mirror; every mirror known
+    blanked = np.where(hole[..., None] > 0, 0, image).astype(np.uint8)
+    region = face_region(landmarks, hole.shape)
+    mirrored = (hole > 0) & region & region[:, ::-1]
+    depth = cv2.distanceTransform((hole > 0).astype(np.uint8), cv2.DIST_L2, 3)
+    filled = mirror_fill(blanked, hole, landmarks).astype(np.float32)
+    telea = classical_fill(blanked, hole).astype(np.float32)
+    full = prefill.MIRROR_DEPTH * image.shape[1]
+    core, edge = mirrored & (depth >= full), mirrored & (depth < full)
+    assert core.sum() > 20 and edge.sum() > 100
+    assert np.array_equal(filled[core], image[core])
+    weight = (depth / full)[..., None]
+    expected = weight * image + (1 - weight) * telea
+    assert np.abs(filled - expected)[edge].max() <= 1.0
+    rim = mirrored & (depth <= 1)
+    assert np.abs(filled - telea)[rim].mean() < 0.2 * np.abs(image - telea)[rim].mean()
