@@ -83,6 +83,9 @@ def build_parser(methods: dict) -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="mask seed (default 0)")
     p.add_argument("--device", default="cpu", help="device for scoring (default cpu)")
     p.add_argument("--dry-run", action="store_true", help="score and print the verdict, change nothing")
+    p.add_argument("--rescore-shipped", action="store_true",
+                   help="score the shipped file again instead of reading its gate record (after an engine "
+                        "change that alters its output, e.g. a new prefill)")
     p = sub.add_parser("export", help="write a run's generator as engine weights + model card")
     p.add_argument("run_dir")
     p.add_argument("-o", "--output", required=True,
@@ -120,7 +123,7 @@ def _main(argv: list[str] | None) -> int:
         from training.ship import ship
 
         result = ship(args.candidate, dry_run=args.dry_run, data=args.data, subset=args.subset, seed=args.seed,
-                      device=args.device)
+                      device=args.device, rescore_shipped=args.rescore_shipped)
         return 0 if result.accepted else 1
     if args.command == "pack":
         from training.pack import build_pack

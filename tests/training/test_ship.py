@@ -133,10 +133,18 @@ def test_the_shipped_files_own_gate_record_stands_in_for_rescoring_it(tmp_path, 
     from engine.weights import update_manifest
 
     replaced = weights_folder / "collagan.safetensors"
+    first_sha, first_bytes = sha256_file(replaced), replaced.read_bytes()
     replaced.write_bytes((tmp_path / "bad.safetensors").read_bytes())  # by hand, keeping the old gate record
     update_manifest("collagan", {**read_manifest()["models"]["collagan"], "sha256": sha256_file(replaced)})
     ship_module.gate(weights(tmp_path / "again.safetensors", tint=0.0), data=[face_folder], subset=3)
     assert len(scored) == 5  # the record is of another file: the shipped one is scored again
+    replaced.write_bytes(first_bytes)  # the shipped file back, its own record standing again
+    update_manifest("collagan", {**read_manifest()["models"]["collagan"], "sha256": first_sha})
+    ship_module.gate(weights(tmp_path / "again.safetensors", tint=0.0), data=[face_folder], subset=3)
+    assert len(scored) == 6  # its own record again
+    ship_module.gate(weights(tmp_path / "again.safetensors", tint=0.0), data=[face_folder], subset=3,
+                     rescore_shipped=True)
+    assert len(scored) == 8  # asked to: an engine change may have changed what the shipped file scores
 
 
 def test_a_pdgan_gate_record_stands_only_while_its_collagan_prior_is_unchanged(tmp_path, weights_folder, monkeypatch):
