@@ -18,9 +18,14 @@ MAX_LIGHTING_DIFFERENCE = 48  # grey levels: a pixel pair differing more is read
 MIRROR_DEPTH = 1 / 8  # of the crop's width: how far into a hole the face-mirror fill passes from Telea's to the mirror
 
 
+def hole_depth(hole: np.ndarray) -> np.ndarray:
+    """(H, W) float32: each hole pixel's distance to the nearest known pixel (0 where known)."""
+    return cv2.distanceTransform((hole > 127).astype(np.uint8), cv2.DIST_L2, 3)
+
+
 def half_thickness(hole: np.ndarray) -> float:
     """The largest distance from a hole pixel to the nearest known pixel."""
-    return float(cv2.distanceTransform((hole > 127).astype(np.uint8), cv2.DIST_L2, 3).max())
+    return float(hole_depth(hole).max())
 
 
 def radius_for_hole(hole: np.ndarray) -> int:
@@ -123,8 +128,7 @@ def mirror_fill(image: np.ndarray, hole: np.ndarray, landmarks: np.ndarray | Non
         correction = (classical_fill(field, unknown).astype(np.float32) - 128) * 2
     corrected = mirror + correction
     if landmarks is not None:
-        depth = cv2.distanceTransform(missing.astype(np.uint8), cv2.DIST_L2, 3)
-        weight = np.minimum(depth / (MIRROR_DEPTH * missing.shape[1]), 1.0)[..., None]
+        weight = np.minimum(hole_depth(hole) / (MIRROR_DEPTH * missing.shape[1]), 1.0)[..., None]
         corrected = weight * corrected + (1 - weight) * fill
     fill[from_mirror] = np.clip(corrected, 0, 255).round().astype(np.uint8)[from_mirror]
     return fill
